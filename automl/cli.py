@@ -1,0 +1,196 @@
+"""The ``automl`` command: parse ``key=value`` arguments, call one function, print.
+
+Exit codes: 0 done, 1 internal failure, 2 user error, 3 trained but not promoted, 4 drift.
+Nothing heavy (torch, ray, sklearn) is imported before a command needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from automl.errors import AutomlError, NotPromoted, UserError
+
+USAGE = """\
+automl COMMAND [key=value ...] [--json]
+
+commands:
+  run      recipe=NAME|FILE [override ...]   train, evaluate, register and promote a model
+  show     recipe=NAME|FILE [override ...]   print the fully resolved recipe as YAML
+  predict  model=REF input=FILE output=FILE  predict in-process from a saved model
+  models   [list | delete model=REF]         versions, metrics and aliases in the workspace
+  plugins                                    every registered component
+
+REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
+(default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
++key=value, search=quick, 'search.trainers=[logistic_regression,lightgbm]'.
+exit codes: 0 done, 1 internal failure, 2 user error, 3 trained but not promoted, 4 drift.
+"""
+
+
+class Args:
+    """A command's ``key=value`` arguments; asking for an unknown key is caught by ``finish``."""
+
+    def __init__(self, pairs: Sequence[str], as_json: bool) -> None:
+        self.as_json = as_json
+        self.values: dict[str, str] = {}
+        self.extra: list[str] = []
+        for pair in pairs:
+            if pair.startswith("~"):  # Hydra's delete override: passed on to the recipe as is
+                self.extra.append(pair)
+                continue
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise UserError(f"'{pair}': arguments are key=value (see automl --help).")
+            self.values[key] = value
+            self.extra.append(pair)
+        self.used: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        self.used.add(key)
+        return self.values.get(key, default)
+
+    def require(self, key: str, what: str) -> str:
+        value = self.get(key)
+        if not value:
+            raise UserError(f"{key}= is required: {what}.")
+        return value
+
+    def finish(self, command: str) -> None:
+        unknown = [k for k in self.values if k not in self.used]
+        if unknown:
+            raise UserError(f"automl {command}: unknown argument(s) {', '.join(unknown)}= (see automl --help).")
+
+
+def _emit(args: Args, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.as_json else text)
+
+
+def cmd_run(args: Args, sub: list[str]) -> int:
+    from automl.config.compose import load_recipe
+    from automl.runner import run_recipe
+
+    recipe = args.require("recipe", "a ready recipe name or a path to a YAML file")
+    overrides = [p for p in args.extra if not p.startswith("recipe=")]
+    summary = run_recipe(load_recipe(recipe, overrides))
+    model = summary["model"]
+    text = (
+        f"{model['name']} v{model['version']} ({model['alias']}): {summary['metric']} "
+        f"{summary['score']:.4f} ± {summary['score_std']:.4f} over {len(summary['fold_scores'])} folds, "
+        f"best {summary['best']['trainer']}; {summary['trials']} trials ({summary['failed_trials']} failed), "
+        f"{summary['data']['rows']} rows ({summary['data']['skipped']} skipped) in {summary['duration_s']:.1f} s\n"
+        f"summary: {summary['run_dir']}/summary.json"
+    )
+    _emit(args, summary, text)
+    if model["alias"] != "production":
+        raise NotPromoted(
+            f"{model['name']} v{model['version']} did not beat production; kept as candidate."
+        )
+    return 0
+
+
+def cmd_show(args: Args, sub: list[str]) -> int:
+    import dataclasses
+
+    from automl.config.compose import load_recipe, recipe_to_yaml
+    from automl.config.validate import check_recipe
+    from automl.plugins.manager import get_plugins
+
+    recipe = load_recipe(args.require("recipe", "a ready recipe name or a path to a YAML file"),
+                         [p for p in args.extra if not p.startswith("recipe=")])
+    check_recipe(recipe, get_plugins())
+    _emit(args, dataclasses.asdict(recipe), recipe_to_yaml(recipe).rstrip())
+    return 0
+
+
+def cmd_predict(args: Args, sub: list[str]) -> int:
+    from automl.predict_files import predict_file
+
+    result = predict_file(
+        args.require("model", "NAME, NAME:VERSION or NAME@ALIAS"),
+        args.require("input", "the file to predict (CSV, Parquet or JSONL)"),
+        args.require("output", "where to write predictions (CSV or Parquet)"),
+        args.get("workspace"),
+    )
+    args.finish("predict")
+    _emit(args, result, f"{result['rows']} predictions by {result['model']} -> {result['output']}")
+    return 0
+
+
+def cmd_models(args: Args, sub: list[str]) -> int:
+    from automl.model_listing import delete_version, list_versions, render_versions
+
+    action = sub[0] if sub else "list"
+    if action == "list":
+        rows = list_versions(args.get("workspace"), args.get("model"))
+        args.finish("models")
+        _emit(args, rows, render_versions(rows))
+    elif action == "delete":
+        deleted = delete_version(args.require("model", "NAME:VERSION to delete"), args.get("workspace"))
+        args.finish("models delete")
+        _emit(args, deleted, f"deleted {deleted['name']}:{deleted['version']}")
+    else:
+        raise UserError(f"automl models {action}: unknown action; use list or delete.")
+    return 0
+
+
+def cmd_plugins(args: Args, sub: list[str]) -> int:
+    from automl.plugins.listing import plugin_rows, render_plugins
+
+    args.finish("plugins")
+    rows, failures = plugin_rows()
+    _emit(args, rows, render_plugins(rows))
+    for f in failures:
+        print(f"warning: plugin '{f.plugin}' ({f.distribution}) was not loaded: {f.error}", file=sys.stderr)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
+    "run": cmd_run,
+    "show": cmd_show,
+    "predict": cmd_predict,
+    "models": cmd_models,
+    "plugins": cmd_plugins,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0
+    parser = argparse.ArgumentParser(prog="automl", usage=USAGE, add_help=False)
+    parser.add_argument("command")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("rest", nargs="*")
+    ns, unknown = parser.parse_known_args(argv)
+    if ns.help:
+        print(USAGE, end="")
+        return 0
+    try:
+        if unknown:
+            raise UserError(f"unknown option(s) {' '.join(unknown)}; the one flag is --json.")
+        command = COMMANDS.get(ns.command)
+        if command is None:
+            from automl.errors import unknown_name
+
+            raise unknown_name("command", ns.command, COMMANDS)
+        sub = [a for a in ns.rest if "=" not in a and not a.startswith("~")]
+        args = Args([a for a in ns.rest if a not in sub], ns.json)
+        if sub and ns.command != "models":
+            raise UserError(f"'{sub[0]}': arguments are key=value (see automl --help).")
+        return command(args, sub)
+    except AutomlError as err:
+        print(f"error: {err}" if not isinstance(err, NotPromoted) else f"not promoted: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Recipes: the schema, composition with Hydra, and validation at the boundary."""

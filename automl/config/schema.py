@@ -1,0 +1,136 @@
+"""The recipe schema as structured configs.
+
+OmegaConf checks keys and types against these dataclasses when a recipe is composed;
+``automl.config.validate`` checks ranges and component names. Code below the CLI only ever sees
+these typed objects, never a ``DictConfig``. ``docs/recipe-reference.md`` is generated from the
+``help`` metadata here (``python -m automl.config.reference``).
+"""
+
+from dataclasses import dataclass, field
+# OmegaConf reads these annotations at runtime: it needs typing's Optional / List / Dict.
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass
+class TaskConfig:
+    type: str = _help(
+        "What is learnt: tabular_classification (image and text tasks come with their plugins).",
+        default="tabular_classification",
+    )
+
+
+@dataclass
+class DataConfig:
+    loader: str = _help("Registered loader name: csv, parquet or duckdb, or a plugin's.", default="csv")
+    path: Optional[str] = _help(
+        "File (or glob, for duckdb) to read; relative paths are relative to the current directory.",
+        default=None,
+    )
+    target: Optional[str] = _help("Column holding the label.", default=None)
+    labels: Optional[List[str]] = _help(
+        "Fixed label list; rows with another label are reported and skipped. Default: labels seen.",
+        default=None,
+    )
+    features: Optional[List[str]] = _help(
+        "Columns to learn from, in this order. Default: every column but the target and `drop`.",
+        default=None,
+    )
+    drop: List[str] = _help("Columns never used as features (ids, leaks).", default_factory=list)
+    max_bad_fraction: float = _help(
+        "The run fails when more than this fraction of rows is unreadable or unlabelled.",
+        default=0.05,
+    )
+    options: Dict[str, Any] = _help(
+        "Loader options, validated against the loader's own config (see `automl plugins`).",
+        default_factory=dict,
+    )
+
+
+@dataclass
+class SearchConfig:
+    trainers: List[str] = _help(
+        "Registered trainer names to search over.",
+        default_factory=lambda: ["logistic_regression", "random_forest", "hist_gradient_boosting"],
+    )
+    space: Dict[str, Dict[str, Any]] = _help(
+        "Per trainer, hyperparameter -> fixed value or {uniform|loguniform|int: [lo, hi]} or "
+        "{choice: [...]}; the trainer's default space fills what is not given.",
+        default_factory=dict,
+    )
+    time_budget_s: Optional[float] = _help(
+        "Wall-clock budget of the search in seconds; null: no limit (then max_trials is required).",
+        default=60.0,
+    )
+    max_trials: Optional[int] = _help("Cap on the number of trials; null: until the budget ends.", default=40)
+    scheduler: str = _help(
+        "asha: stop weak trials after early folds (with a time budget); fifo: run every trial to "
+        "the end. Without a time budget the search always runs fifo, so results are reproducible.",
+        default="asha",
+    )
+    max_concurrent_trials: Optional[int] = _help(
+        "Trials running at once; null: one per CPU of the Ray cluster.", default=None
+    )
+    cpus_per_trial: float = _help("CPUs each trial reserves on Ray.", default=1.0)
+    ensemble: bool = _help(
+        "Add a greedy weighted ensemble of the best trials (fit on out-of-fold predictions) "
+        "to the leaderboard.",
+        default=True,
+    )
+    ensemble_size: int = _help("Rounds of greedy ensemble selection.", default=25)
+
+
+@dataclass
+class EvalConfig:
+    cv_folds: int = _help("Stratified cross-validation folds.", default=5)
+    metric: str = _help(
+        "Registered metric to rank by: accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss.",
+        default="roc_auc",
+    )
+    tune_threshold: bool = _help(
+        "Binary tasks with a label-based metric: tune the decision threshold on out-of-fold "
+        "predictions.",
+        default=True,
+    )
+    feature_importance: bool = _help("Permutation feature importance of the winner (tabular).", default=True)
+    importance_rows: int = _help("Held-out rows sampled to compute permutation importance.", default=2000)
+
+
+@dataclass
+class DeployConfig:
+    backend: Optional[str] = _help("Registered serving backend; null: none.", default=None)
+    export: Optional[str] = _help("Registered exporter (e.g. onnx); null: keep the native model.", default=None)
+
+
+@dataclass
+class RayConfig:
+    address: Optional[str] = _help(
+        "Address of a running Ray cluster (host:port); null: start a local Ray for the run.",
+        default=None,
+    )
+    num_cpus: Optional[int] = _help("CPUs of the local Ray; null: all of this machine's.", default=None)
+    storage_path: Optional[str] = _help(
+        "Where trials keep their results; must be shared by every node of a multi-machine cluster. "
+        "Default: the run's folder in the workspace.",
+        default=None,
+    )
+
+
+@dataclass
+class Recipe:
+    name: str = _help("The model's name in the registry (letters, digits, _ and -).", default=MISSING)
+    seed: int = _help("Seed for folds, search and trainers.", default=0)
+    workspace: Optional[str] = _help(
+        "Workspace folder; default: $AUTOML_WORKSPACE, else ./.automl.", default=None
+    )
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
+    ray: RayConfig = field(default_factory=RayConfig)

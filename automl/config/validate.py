@@ -1,0 +1,131 @@
+"""Range, cross-field and component-name checks on a typed recipe, before any work starts.
+
+Messages follow scikit-learn's form: *The 'cv_folds' option of eval must be an int >= 2. Got 1.*
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from automl.config.errors import config_error
+from automl.config.schema import Recipe
+from automl.config.space import SearchSpace, build_space
+from automl.errors import UserError, unknown_name
+from automl.plugins.manager import Plugins
+from automl.plugins.registry import require
+
+TASKS = ("tabular_classification", "image_classification", "text_classification")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class CheckedRecipe:
+    """A recipe that passed every check, with its components' options typed."""
+
+    recipe: Recipe
+    loader_options: Any
+    spaces: dict[str, SearchSpace]
+
+
+def typed_options(config_cls: type, values: dict[str, Any], key: str) -> Any:
+    """An instance of a component's config dataclass from recipe values, checked by OmegaConf."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(config_cls), values)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        raise config_error(err, config_cls, prefix=f"{key}.") from None
+
+
+def _at_least(section: str, option: str, value: Any, low: float, kind: str = "an int") -> None:
+    if value is not None and value < low:
+        raise UserError(f"The '{option}' option of {section} must be {kind} >= {low:g}. Got {value}.")
+
+
+def _check_ranges(r: Recipe) -> None:
+    if not NAME_PATTERN.match(r.name):
+        raise UserError(f"name: use letters, digits, '_' and '-' (starting with a letter or digit). Got {r.name!r}.")
+    if r.task.type not in TASKS:
+        raise unknown_name("task.type", r.task.type, TASKS)
+    if not 0 <= r.data.max_bad_fraction <= 1:
+        raise UserError(
+            f"The 'max_bad_fraction' option of data must be in [0, 1]. Got {r.data.max_bad_fraction}."
+        )
+    if r.data.labels is not None and len(set(r.data.labels)) < 2:
+        raise UserError(f"data.labels: a classifier needs at least two labels. Got {r.data.labels}.")
+    s = r.search
+    _at_least("search", "time_budget_s", s.time_budget_s, 1, "a number")
+    _at_least("search", "max_trials", s.max_trials, 1)
+    if s.time_budget_s is None and s.max_trials is None:
+        raise UserError("search: set time_budget_s or max_trials (or both); with neither it never ends.")
+    if s.scheduler not in ("asha", "fifo"):
+        raise unknown_name("search.scheduler", s.scheduler, ("asha", "fifo"))
+    _at_least("search", "max_concurrent_trials", s.max_concurrent_trials, 1)
+    if s.cpus_per_trial <= 0:
+        raise UserError(f"The 'cpus_per_trial' option of search must be a number > 0. Got {s.cpus_per_trial}.")
+    _at_least("search", "ensemble_size", s.ensemble_size, 1)
+    if not s.trainers:
+        raise UserError("search.trainers: name at least one trainer.")
+    _at_least("eval", "cv_folds", r.eval.cv_folds, 2)
+    _at_least("eval", "importance_rows", r.eval.importance_rows, 10)
+    _at_least("ray", "num_cpus", r.ray.num_cpus, 1)
+
+
+def _check_data(r: Recipe, plugins: Plugins) -> Any:
+    loader = require(plugins.loaders, r.data.loader, "data.loader")
+    if r.task.type not in loader.tasks:
+        raise UserError(
+            f"data.loader: '{loader.name}' reads {', '.join(loader.tasks)} data, not {r.task.type}."
+        )
+    options = typed_options(loader.config_cls, dict(r.data.options), "data.options")
+    if loader.needs_path:
+        if not r.data.path:
+            raise UserError(f"data.path is required by the '{loader.name}' loader: name the file to read.")
+        if not (Path(r.data.path).exists() or glob.glob(r.data.path)):
+            raise UserError(f"data.path: no such file or directory: {r.data.path}")
+    if r.task.type == "tabular_classification" and not r.data.target:
+        raise UserError("data.target is required: name the column that holds the label.")
+    return options
+
+
+def _check_search(r: Recipe, plugins: Plugins) -> dict[str, SearchSpace]:
+    spaces: dict[str, SearchSpace] = {}
+    for i, name in enumerate(r.search.trainers):
+        trainer = require(plugins.trainers, name, f"search.trainers[{i}]")
+        if r.task.type not in trainer.tasks:
+            raise UserError(
+                f"search.trainers[{i}]: trainer '{name}' supports {', '.join(trainer.tasks)}, "
+                f"not {r.task.type}."
+            )
+        key = f"search.space.{name}"
+        space = build_space(key, trainer.config_cls, trainer.default_space, r.search.space.get(name, {}))
+        for param in space.params:
+            for value in space.candidate_values(param):
+                typed_options(trainer.config_cls, {param: value}, key)
+        spaces[name] = space
+    for name in r.search.space:
+        if name not in r.search.trainers:
+            raise UserError(
+                f"search.space.{name}: '{name}' is not in search.trainers "
+                f"({', '.join(r.search.trainers)}); add it there or remove its space."
+            )
+    return spaces
+
+
+def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
+    """Every check that needs no data: ranges, names, component options, spaces, files."""
+    _check_ranges(recipe)
+    require(plugins.metrics, recipe.eval.metric, "eval.metric")
+    if recipe.deploy.backend is not None:
+        require(plugins.registries["serving_backend"], recipe.deploy.backend, "deploy.backend")
+    if recipe.deploy.export is not None:
+        require(plugins.registries["exporter"], recipe.deploy.export, "deploy.export")
+    spaces = _check_search(recipe, plugins)
+    options = _check_data(recipe, plugins)
+    return CheckedRecipe(recipe, options, spaces)

@@ -1,0 +1,70 @@
+"""The files a run leaves in its folder: leaderboard, out-of-fold predictions, folds, importance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl.data.table import ExampleTable
+from automl.evaluate.leaderboard import Candidate
+from automl.predictor import PROBA_PREFIX
+from automl.search.tuner import TrialRecord
+
+
+def leaderboard_rows(board: list[Candidate], trials: list[TrialRecord]) -> list[dict[str, Any]]:
+    """Every candidate (ranked), then the trials that did not complete, as flat rows."""
+    rows: list[dict[str, Any]] = [
+        {
+            "rank": i + 1,
+            "candidate": c.name,
+            "trainer": c.trainer,
+            "status": "completed",
+            "score": c.score,
+            "score_std": c.score_std,
+            "fold_scores": c.fold_scores,
+            "threshold": c.threshold,
+            "params": c.params,
+            "error": None,
+        }
+        for i, c in enumerate(board)
+    ]
+    for t in trials:
+        if t.status != "completed":
+            rows.append(
+                {
+                    "rank": None,
+                    "candidate": f"t{t.index:03d}",
+                    "trainer": t.trainer,
+                    "status": t.status,
+                    "score": t.score,
+                    "score_std": None,
+                    "fold_scores": t.fold_scores,
+                    "threshold": None,
+                    "params": t.params,
+                    "error": t.error,
+                }
+            )
+    return rows
+
+
+def write_artifacts(
+    run_dir: Path, table: ExampleTable, folds: np.ndarray, winner: Candidate,
+    leaderboard: list[dict[str, Any]], importance: list[dict[str, Any]],
+) -> None:
+    import pandas as pd
+
+    ids = pd.DataFrame({"example_id": table.ids, "source": [str(s) for s in table.sources]})
+    pd.concat([ids, pd.DataFrame({"fold": folds})], axis=1).to_parquet(run_dir / "folds.parquet", index=False)
+    oof = ids.assign(fold=folds, label=table.labels.astype(str))
+    for i, cls in enumerate(table.classes):
+        oof[f"{PROBA_PREFIX}{cls}"] = winner.oof[:, i]
+    oof.to_parquet(run_dir / "oof.parquet", index=False)
+    board = pd.DataFrame(leaderboard)
+    for col in ("fold_scores", "params"):
+        board[col] = board[col].map(lambda v: json.dumps(v, default=str))
+    board.to_csv(run_dir / "leaderboard.csv", index=False)
+    if importance:
+        pd.DataFrame(importance).to_csv(run_dir / "importance.csv", index=False)

@@ -1,0 +1,139 @@
+"""Typed specs for each kind of component a plugin can register.
+
+A spec is plain data plus a callable: the core never imports a component by path, it looks the spec
+up by its registered name. Every spec names a config dataclass, so a recipe's options for that
+component are validated like the rest of the recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Config of a component that takes no options."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A named component with a typed config.
+
+    ``factory`` builds the component from an instance of ``config_cls``; kinds with a richer
+    contract (trainers, loaders, metrics) subclass this.
+    """
+
+    name: str
+    config_cls: type = NoOptions
+    description: str = ""
+    factory: Callable[..., Any] | None = None
+
+    def default_config(self) -> Any:
+        return self.config_cls()
+
+    def option_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self.config_cls)]
+
+
+# --- trainers -------------------------------------------------------------------------------
+
+
+class Estimator(Protocol):
+    """What a trainer builds: scikit-learn's classifier contract over class indices 0..K-1."""
+
+    def fit(self, X: Any, y: np.ndarray) -> Any: ...
+
+    def predict_proba(self, X: Any) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TrainContext:
+    """What a trainer knows about the data when it builds an estimator."""
+
+    task: str
+    n_classes: int
+    seed: int
+    numeric_columns: tuple[str, ...] = ()
+    categorical_columns: tuple[str, ...] = ()
+    n_jobs: int = 1
+
+
+@dataclass(frozen=True)
+class TrainerSpec(ComponentSpec):
+    """A trainer: ``build(config, context)`` returns an unfitted, picklable estimator.
+
+    ``default_space`` maps hyperparameter names (fields of ``config_cls``) to a search spec in the
+    recipe grammar: a fixed value or ``{uniform|loguniform|int: [lo, hi]}`` / ``{choice: [...]}``.
+    """
+
+    build: Callable[[Any, TrainContext], Estimator] | None = None
+    tasks: tuple[str, ...] = ("tabular_classification",)
+    default_space: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- loaders --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """The data section of a recipe, resolved: what a loader is asked to read."""
+
+    task: str
+    path: Path | None
+    target: str | None
+    options: Any
+
+
+@dataclass
+class LoadResult:
+    """A loader's raw table.
+
+    ``sources`` says where each row came from (a row number or a file path), ``bad_rows`` lists
+    rows the loader could not read as ``(source, reason)``; the core decides whether that fails
+    the run.
+    """
+
+    frame: pd.DataFrame
+    sources: Sequence[Any]
+    bad_rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoaderSpec(ComponentSpec):
+    """A loader: ``load(request)`` returns a :class:`LoadResult`."""
+
+    load: Callable[[LoadRequest], LoadResult] | None = None
+    tasks: tuple[str, ...] = ("tabular_classification",)
+    needs_path: bool = True
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricSpec(ComponentSpec):
+    """A metric over true class indices and predicted probabilities ``score(y, proba)``.
+
+    A metric of hard labels also gives ``score_labels(y, y_pred)``: its ``score`` is then the
+    argmax labels' score, and for binary tasks the decision threshold can be tuned for it.
+    """
+
+    score: Callable[[np.ndarray, np.ndarray], float] | None = None
+    score_labels: Callable[[np.ndarray, np.ndarray], float] | None = None
+    greater_is_better: bool = True
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.score_labels is not None
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score ``a`` is strictly better than ``b``."""
+        return a > b if self.greater_is_better else a < b

@@ -1,0 +1,168 @@
+"""Builds the registries: built-in plugins plus entry points in the group ``automl``.
+
+Loading is lazy (first use) and happens once per process. A plugin whose import or registration
+fails is reported by name and skipped; the other plugins keep working. Set
+``AUTOML_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from automl.plugins import hookspecs
+from automl.plugins.components import ComponentSpec, LoaderSpec, MetricSpec, TrainerSpec
+from automl.plugins.markers import PROJECT
+from automl.plugins.registry import Entry, Registry
+
+ENTRY_POINT_GROUP = "automl"
+DISABLE_AUTOLOAD_ENV = "AUTOML_DISABLE_PLUGIN_AUTOLOAD"
+
+SPEC_TYPES: dict[str, type[ComponentSpec]] = {
+    "loader": LoaderSpec,
+    "trainer": TrainerSpec,
+    "metric": MetricSpec,
+}
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or could not register its components."""
+
+    plugin: str
+    distribution: str
+    error: str
+
+
+@dataclass
+class Plugins:
+    """Every registry, by kind, and the plugins that failed."""
+
+    registries: dict[str, Registry[Any]]
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    @property
+    def loaders(self) -> Registry[LoaderSpec]:
+        return self.registries["loader"]
+
+    @property
+    def trainers(self) -> Registry[TrainerSpec]:
+        return self.registries["trainer"]
+
+    @property
+    def metrics(self) -> Registry[MetricSpec]:
+        return self.registries["metric"]
+
+    def entries(self) -> list[Entry[Any]]:
+        return [e for kind in hookspecs.KIND_HOOKS for e in self.registries[kind]]
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    distribution: str
+    version: str
+
+
+def _builtin_modules() -> list[ModuleType]:
+    from automl.plugins.builtin import loaders, metrics, trainers
+
+    return [loaders, trainers, metrics]
+
+
+def _entry_point_plugins(failures: list[PluginFailure]) -> list[tuple[object, _Source]]:
+    if os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() not in ("", "0"):
+        return []
+    found = []
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "unknown"
+        version = ep.dist.version if ep.dist is not None else "unknown"
+        try:
+            plugin = ep.load()
+        except Exception as err:  # a broken plugin must not take the CLI down
+            failures.append(PluginFailure(ep.name, dist, f"{type(err).__name__}: {err}"))
+            continue
+        found.append((plugin, _Source(ep.name, dist, version)))
+    return found
+
+
+def build_plugins(extra: list[object] | None = None) -> Plugins:
+    """Load every plugin and fill the registries (``extra``: plugin objects, e.g. from tests)."""
+    failures: list[PluginFailure] = []
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    core_version = md.version("automl") if _installed("automl") else "0+unknown"
+    sources: dict[int, _Source] = {}
+    candidates: list[tuple[object, _Source]] = [
+        (m, _Source(m.__name__, "automl", core_version)) for m in _builtin_modules()
+    ]
+    candidates += _entry_point_plugins(failures)
+    candidates += [(p, _Source(getattr(p, "__name__", repr(p)), "<test>", "0")) for p in extra or []]
+    for plugin, source in candidates:
+        try:
+            pm.register(plugin, name=f"{source.distribution}:{source.name}")
+        except (ValueError, pluggy.PluginValidationError) as err:
+            failures.append(PluginFailure(source.name, source.distribution, str(err)))
+            continue
+        sources[id(plugin)] = source
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as err:
+        failures.append(PluginFailure(str(err.plugin), "unknown", str(err)))
+        pm.unregister(err.plugin)
+
+    registries: dict[str, Registry[Any]] = {
+        kind: Registry(kind, SPEC_TYPES.get(kind, ComponentSpec)) for kind in hookspecs.KIND_HOOKS
+    }
+    for kind, hook_name in hookspecs.KIND_HOOKS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            source = sources[id(impl.plugin)]
+            registry = registries[kind]
+
+            def register(spec: ComponentSpec, _r: Registry[Any] = registry, _s: _Source = source) -> None:
+                _r.add(spec, _s.distribution, _s.version)
+
+            try:
+                impl.function(*[{"register": register}[a] for a in impl.argnames])
+            except Exception as err:  # reported by name, the rest keep working
+                failures.append(PluginFailure(source.name, source.distribution, str(err)))
+    for failure in failures:
+        warnings.warn(
+            f"automl plugin '{failure.plugin}' ({failure.distribution}) was not loaded: {failure.error}",
+            PluginLoadWarning,
+            stacklevel=2,
+        )
+    return Plugins(registries, failures)
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin failed to load; the others are still available."""
+
+
+def _installed(dist: str) -> bool:
+    try:
+        md.distribution(dist)
+    except md.PackageNotFoundError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def get_plugins() -> Plugins:
+    """The process-wide registries, built on first use."""
+    return build_plugins()
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plugins (tests, or after installing a plugin in-process)."""
+    get_plugins.cache_clear()
+
+
+__all__ = ["Plugins", "PluginFailure", "build_plugins", "get_plugins", "reset_plugins"]

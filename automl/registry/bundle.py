@@ -1,0 +1,52 @@
+"""A model bundle on disk: ``bundle.json`` (format version, classes, metrics, lineage) and the
+pickled model. A bundle of another format is a clear error, not a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from automl.errors import BundleFormatError, UserError
+
+BUNDLE_FORMAT = 1
+META_FILE = "bundle.json"
+MODEL_FILE = "model.joblib"
+
+
+def write_bundle(folder: Path, model: Any, meta: dict[str, Any]) -> None:
+    import joblib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, folder / MODEL_FILE, compress=3)
+    (folder / META_FILE).write_text(json.dumps({"format": BUNDLE_FORMAT, **meta}, indent=2, default=str))
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((folder / META_FILE).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{folder}: not a model bundle (no {META_FILE}).") from None
+    except json.JSONDecodeError as err:
+        raise BundleFormatError(f"{folder / META_FILE} is damaged ({err}); re-run the recipe.") from None
+    fmt = meta.get("format")
+    if fmt != BUNDLE_FORMAT:
+        saved_by = meta.get("lineage", {}).get("packages", {}).get("automl", "an unknown version")
+        raise BundleFormatError(
+            f"{folder} has bundle format {fmt!r} (saved by automl {saved_by}); this automl reads "
+            f"format {BUNDLE_FORMAT}. Install a matching automl or re-run the recipe."
+        )
+    return meta
+
+
+def read_model(folder: Path) -> Any:
+    import joblib
+
+    read_meta(folder)
+    try:
+        return joblib.load(folder / MODEL_FILE)
+    except ModuleNotFoundError as err:
+        raise UserError(
+            f"{folder}: the model needs the package '{err.name}', which is not installed; install it "
+            f"(e.g. the automl plugin that trained it) and try again."
+        ) from None

@@ -1,0 +1,198 @@
+"""``automl run``: one recipe from data to a registered, promoted (or kept) model version.
+
+The steps follow DESIGN.md: check, load, split, search on Ray Tune, rank (with an ensemble), refit
+the winner on all rows, importance, register with lineage, promote, write the run's files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata as md
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from automl.config.compose import recipe_to_yaml
+from automl.config.schema import Recipe
+from automl.config.validate import CheckedRecipe, check_recipe, typed_options
+from automl.data.splits import stratified_folds
+from automl.data.table import ExampleTable, build_table
+from automl.errors import AutomlError, UserError
+from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
+from automl.evaluate.cv import TabularData, fit_estimator
+from automl.evaluate.importance import permutation_importance
+from automl.evaluate.leaderboard import Candidate, build_leaderboard
+from automl.features.tabular import FeatureSchema
+from automl.model import TabularModel
+from automl.paths import workspace_dir
+from automl.plugins.components import LoadRequest, TrainContext
+from automl.plugins.manager import Plugins, get_plugins
+from automl.registry.promote import promote_if_better
+from automl.registry.store import ModelStore
+from automl.search.progress import SearchProgress
+from automl.search.tuner import SearchOutcome, run_search
+
+CORE_PACKAGES = ("automl", "scikit-learn", "numpy", "pandas", "ray", "hydra-core", "pluggy")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
+    r = checked.recipe
+    loader = plugins.loaders.get(r.data.loader)
+    assert loader.load is not None
+    request = LoadRequest(r.task.type, Path(r.data.path) if r.data.path else None, r.data.target, checked.loader_options)
+    return build_table(loader.load(request), r.data, min_per_class=r.eval.cv_folds)
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def _members(plugins: Plugins, candidate: Candidate) -> list[tuple[Any, Any, float]]:
+    out = []
+    for m in candidate.members:
+        trainer = plugins.trainers.get(m.trainer)
+        out.append((trainer, typed_options(trainer.config_cls, m.params, f"search.space.{m.trainer}"), m.weight))
+    return out
+
+
+def fit_model(
+    plugins: Plugins, candidate: Candidate, schema: FeatureSchema, classes: list[str],
+    ctx: TrainContext, X: Any, y: np.ndarray,
+) -> TabularModel:
+    members = _members(plugins, candidate)
+    fitted = [fit_estimator(trainer, cfg, ctx, X, y) for trainer, cfg, _ in members]
+    return TabularModel(schema, classes, fitted, [w for *_, w in members], candidate.threshold)
+
+
+def _importance(plugins: Plugins, recipe: Recipe, winner: Candidate, schema: FeatureSchema,
+                classes: list[str], ctx: TrainContext, data: TabularData) -> list[dict[str, Any]]:
+    if not recipe.eval.feature_importance:
+        return []
+    train, held = data.folds != 0, np.flatnonzero(data.folds == 0)
+    model = fit_model(plugins, winner, schema, classes, ctx, data.features[train], data.y[train])
+    rng = np.random.default_rng(recipe.seed)
+    rows = rng.choice(held, size=min(len(held), recipe.eval.importance_rows), replace=False)
+    metric = plugins.metrics.get(recipe.eval.metric)
+    return permutation_importance(
+        model.predict_proba_coerced, data.features.iloc[rows].reset_index(drop=True), data.y[rows], metric,
+        winner.threshold, recipe.seed,
+    )
+
+
+def _no_winner(outcome: SearchOutcome, recipe: Recipe) -> AutomlError:
+    failed = [t for t in outcome.trials if t.status == "failed"]
+    if failed and len(failed) == len(outcome.trials):
+        return AutomlError(f"every trial failed; the first error: {failed[0].trainer}: {failed[0].error}")
+    return UserError(
+        f"no trial finished all {recipe.eval.cv_folds} folds within search.time_budget_s="
+        f"{recipe.search.time_budget_s}; raise the budget or lower eval.cv_folds."
+    )
+
+
+def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[str, Any]:
+    """Run a typed recipe end to end; returns the summary also written to ``summary.json``."""
+    started = time.perf_counter()
+    plugins = get_plugins()
+    checked = check_recipe(recipe, plugins)
+    workspace = workspace_dir(recipe.workspace)
+    run_id = new_run_id()
+    run_dir = workspace / "runs" / recipe.name / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+
+    load_started = time.perf_counter()
+    table = load_table(checked, plugins)
+    load_s = time.perf_counter() - load_started
+    folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
+    schema = FeatureSchema.infer(table.features)
+    X = schema.coerce(table.features)
+    ctx = TrainContext(
+        recipe.task.type, len(table.classes), recipe.seed, schema.numeric, schema.categorical,
+        n_jobs=max(1, int(recipe.search.cpus_per_trial)),
+    )
+    data = TabularData(X, table.y, folds, ctx)
+    metric = plugins.metrics.get(recipe.eval.metric)
+    progress = SearchProgress(metric, recipe.search.max_trials or 0, recipe.search.time_budget_s, progress_stream)
+    outcome = run_search(checked, plugins, data, run_dir, progress)
+
+    board = build_leaderboard(
+        outcome.trials, table.y, folds, metric, recipe.eval.tune_threshold,
+        recipe.search.ensemble_size if recipe.search.ensemble else None,
+    )
+    if not board:
+        raise _no_winner(outcome, recipe)
+    winner = board[0]
+    refit_started = time.perf_counter()
+    full_ctx = dataclasses.replace(ctx, n_jobs=os.cpu_count() or 1)
+    model = fit_model(plugins, winner, schema, table.classes, full_ctx, X, table.y)
+    refit_s = time.perf_counter() - refit_started
+    importance_started = time.perf_counter()
+    importance = _importance(plugins, recipe, winner, schema, table.classes, full_ctx, data)
+    importance_s = time.perf_counter() - importance_started
+
+    store = ModelStore(workspace)
+    distributions = sorted({plugins.trainers.entry(m.trainer).distribution for m in winner.members})
+    lineage = {
+        "recipe": dataclasses.asdict(recipe),
+        "run_id": run_id,
+        "data_hash": table.content_hash,
+        "seed": recipe.seed,
+        "packages": {p: _version(p) for p in CORE_PACKAGES},
+        "plugins": {d: _version(d) for d in distributions},
+    }
+    version = store.register(recipe.name, model, {
+        "task": recipe.task.type, "classes": table.classes, "metric": metric.name,
+        "score": winner.score, "score_std": winner.score_std, "threshold": winner.threshold,
+        "features": list(schema.columns), "best": {"trainer": winner.trainer, "params": winner.params},
+        "lineage": lineage, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    alias = promote_if_better(store, recipe.name, version, winner.score, metric)
+    write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)
+
+    summary = {
+        "recipe": recipe.name,
+        "task": recipe.task.type,
+        "metric": metric.name,
+        "score": winner.score,
+        "score_std": winner.score_std,
+        "fold_scores": winner.fold_scores,
+        "threshold": winner.threshold,
+        "best": {"trainer": winner.trainer, "backbone": None, "params": winner.params},
+        "trials": len(outcome.trials),
+        "failed_trials": sum(t.status == "failed" for t in outcome.trials),
+        "stopped_trials": sum(t.status == "stopped" for t in outcome.trials),
+        "mode": "search",
+        "duration_s": round(time.perf_counter() - started, 3),
+        "timing": {
+            "load_s": round(load_s, 3),
+            "ray_start_s": round(outcome.ray_start_s, 3),
+            "search_s": round(outcome.search_s, 3),
+            "trial_work_s": round(sum(t.work_s or 0.0 for t in outcome.trials), 3),
+            "refit_s": round(refit_s, 3),
+            "importance_s": round(importance_s, 3),
+        },
+        "model": {"name": recipe.name, "version": version, "alias": alias},
+        "data": {
+            "rows": len(table),
+            "skipped": len(table.skipped),
+            "skipped_examples": [dataclasses.asdict(b) for b in table.skipped[:20]],
+            "content_hash": table.content_hash,
+        },
+        "importance": importance[:20],
+        "run_id": run_id,
+        "run_dir": str(run_dir),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

@@ -1,0 +1,89 @@
+"""Live search progress: one rewritten line on a terminal, plain lines otherwise (stderr)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from automl.plugins.components import MetricSpec
+
+
+class SearchProgress:
+    """Counts trials and the best score so far; ``tty`` picks the display."""
+
+    def __init__(
+        self, metric: MetricSpec, total: int, budget_s: float | None, stream: TextIO | None = None
+    ) -> None:
+        self.metric = metric
+        self.total = total
+        self.budget_s = budget_s
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+        self.done = 0
+        self.failed = 0
+        self.best: tuple[float, str] | None = None
+
+    def restart(self) -> None:
+        """Start the budget's clock now (when the search itself starts)."""
+        self.started = time.monotonic()
+
+    def _time_left(self) -> str:
+        if self.budget_s is None:
+            return ""
+        left = max(0.0, self.budget_s - (time.monotonic() - self.started))
+        return f" | {left:.0f} s left"
+
+    def _best(self) -> str:
+        if self.best is None:
+            return "no score yet"
+        return f"best {self.metric.name} {self.best[0]:.4f} ({self.best[1]})"
+
+    def trial_done(self, trainer: str, result: dict[str, Any] | None, error: str | None = None) -> None:
+        self.done += 1
+        folds_done = result.get("folds_done") if result else None
+        value = result.get("score") if result else None
+        if error is not None:
+            self.failed += 1
+            note = f"failed: {error}"
+        elif value is None:
+            note = "stopped before its first fold"
+        else:
+            complete = result is not None and result.get("folds_done") == result.get("n_folds")
+            note = f"{self.metric.name}={value:.4f}" + ("" if complete else f" (stopped after {folds_done} fold(s))")
+            if complete and (self.best is None or self.metric.better(value, self.best[0])):
+                self.best = (value, trainer)
+        if self.tty:
+            self.stream.write(
+                f"\r\x1b[Ksearch: {self.done}/{self.total} trials ({self.failed} failed) | {self._best()}{self._time_left()}"
+            )
+        else:
+            self.stream.write(f"trial {self.done}/{self.total} {trainer}: {note} | {self._best()}{self._time_left()}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def tune_callback(progress: SearchProgress) -> Any:
+    """A Ray Tune callback that feeds ``progress`` (built lazily: ray is imported only here)."""
+    from ray.tune import Callback
+
+    class _ProgressCallback(Callback):
+        def __init__(self) -> None:
+            self.last: dict[str, dict[str, Any]] = {}
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            self.last[trial.trial_id] = result
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            progress.trial_done(trial.config["candidate"]["trainer"], self.last.get(trial.trial_id))
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            error = getattr(trial, "error_msg", None) or "error"
+            progress.trial_done(trial.config["candidate"]["trainer"], None, error=str(error).strip().splitlines()[-1])
+
+    return _ProgressCallback()

@@ -1,0 +1,127 @@
+"""Run the search on Ray Tune: candidate configs x cross-validation, with ASHA over folds, a time
+budget and a trial cap. Returns one record per trial; failed trials keep their error."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl.config.validate import CheckedRecipe
+from automl.evaluate.cv import TabularData
+from automl.plugins.manager import Plugins
+from automl.search.candidates import MAX_CANDIDATES, candidate_configs
+from automl.search.progress import SearchProgress, tune_callback
+from automl.search.ray_session import ray_session
+from automl.search.trial import OOF_FILE, cv_trial
+
+
+@dataclass
+class TrialRecord:
+    index: int
+    trainer: str
+    params: dict[str, Any]
+    status: str  # completed | stopped | failed
+    score: float | None = None
+    fold_scores: list[float] = field(default_factory=list)
+    work_s: float | None = None  # seconds inside the trial function: loading plugins, fitting, scoring
+    error: str | None = None
+    oof: np.ndarray | None = None
+
+
+@dataclass
+class SearchOutcome:
+    trials: list[TrialRecord]
+    ray_start_s: float
+    search_s: float
+
+    @property
+    def completed(self) -> list[TrialRecord]:
+        return [t for t in self.trials if t.status == "completed"]
+
+
+def _last_line(error: Any) -> str:
+    lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else repr(error)
+
+
+def _record(result: Any, n_folds: int) -> TrialRecord | None:
+    if not result.config:
+        return None  # never started before the budget ran out
+    candidate = result.config["candidate"]
+    base = {"index": candidate["index"], "trainer": candidate["trainer"], "params": candidate["params"]}
+    if result.error is not None:
+        return TrialRecord(**base, status="failed", error=_last_line(result.error))
+    metrics = result.metrics or {}
+    if "score" not in metrics:
+        return None  # never started before the budget ran out
+    folds_done = int(metrics.get("folds_done", 0))
+    record = TrialRecord(
+        **base,
+        status="completed" if folds_done == n_folds else "stopped",
+        score=float(metrics["score"]),
+        fold_scores=[float(s) for s in metrics.get("fold_scores", [])],
+        work_s=metrics.get("work_s"),
+    )
+    if record.status == "completed" and result.checkpoint is not None:
+        with result.checkpoint.as_directory() as ckpt:
+            record.oof = np.load(Path(ckpt) / OOF_FILE)
+    return record
+
+
+def run_search(
+    checked: CheckedRecipe, plugins: Plugins, data: TabularData, run_dir: Path, progress: SearchProgress | None = None
+) -> SearchOutcome:
+    recipe = checked.recipe
+    s = recipe.search
+    n_folds = recipe.eval.cv_folds
+    n = s.max_trials or MAX_CANDIDATES
+    classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
+    configs = candidate_configs(list(s.trainers), checked.spaces, classes, n, recipe.seed)
+    metric = plugins.metrics.get(recipe.eval.metric)
+    with ray_session(recipe.ray) as ray_start_s:
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+        use_asha = s.scheduler == "asha" and s.time_budget_s is not None
+        scheduler = (
+            ASHAScheduler(time_attr="training_iteration", max_t=n_folds, grace_period=1, reduction_factor=3)
+            if use_asha
+            else FIFOScheduler()
+        )
+        trainable = tune.with_resources(
+            tune.with_parameters(cv_trial, data=data, metric=metric.name), {"cpu": s.cpus_per_trial}
+        )
+        storage = Path(recipe.ray.storage_path) if recipe.ray.storage_path else run_dir
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"candidate": tune.grid_search(configs)},
+            tune_config=tune.TuneConfig(
+                metric="score",
+                mode="max" if metric.greater_is_better else "min",
+                scheduler=scheduler,
+                time_budget_s=s.time_budget_s,
+                max_concurrent_trials=s.max_concurrent_trials,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name="tune",
+                storage_path=str(storage.resolve()),
+                verbose=0,
+                callbacks=[tune_callback(progress)] if progress else [],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+        if progress:
+            progress.restart()
+        started = time.perf_counter()
+        grid = tuner.fit()
+        search_s = time.perf_counter() - started
+        records = [r for r in (_record(result, n_folds) for result in grid) if r is not None]
+    if progress:
+        progress.close()
+    records.sort(key=lambda r: r.index)
+    return SearchOutcome(records, ray_start_s, search_s)

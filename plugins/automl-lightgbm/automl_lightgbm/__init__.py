@@ -1,0 +1,1 @@
+"""LightGBM trainer for automl (the plugin module is ``automl_lightgbm.plugin``)."""
