@@ -1,0 +1,113 @@
+"""Conformance checks a plugin's own tests call, as scikit-learn's ``check_estimator`` does.
+
+    from automl.testing import check_trainer
+    from my_plugin import plugin
+
+    def test_my_trainer_conforms():
+        check_trainer(spec_of(plugin, "my_trainer"))
+
+Each check raises ``AssertionError`` with a message that says what the component got wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from automl.config.space import build_space
+from automl.config.validate import typed_options
+from automl.plugins.components import ComponentSpec, LoaderSpec, LoadRequest, MetricSpec, TrainContext, TrainerSpec
+
+__all__ = ["check_loader", "check_metric", "check_trainer", "specs_of", "tabular_problem"]
+
+
+def specs_of(plugin: object, hook: str) -> list[ComponentSpec]:
+    """The specs a plugin module registers through ``hook`` (e.g. ``"register_trainers"``)."""
+    found: list[ComponentSpec] = []
+    getattr(plugin, hook)(register=found.append)
+    return found
+
+
+def tabular_problem(n_rows: int = 240, n_classes: int = 3, seed: int = 0) -> tuple[Any, np.ndarray, TrainContext]:
+    """A small, learnable problem with numeric and categorical columns and missing values."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(n_rows) % n_classes
+    rng.shuffle(y)
+    signal = y + rng.normal(0, 0.6, n_rows)
+    frame = pd.DataFrame({
+        "x_signal": signal,
+        "x_noise": rng.normal(size=n_rows),
+        "colour": np.array(["red", "green", "blue", "grey"], dtype=object)[(y + rng.integers(0, 2, n_rows)) % 4],
+    })
+    frame.loc[rng.random(n_rows) < 0.05, "x_noise"] = np.nan
+    frame.loc[rng.random(n_rows) < 0.05, "colour"] = np.nan
+    ctx = TrainContext("tabular_classification", n_classes, seed, ("x_signal", "x_noise"), ("colour",))
+    return frame, y.astype(np.int64), ctx
+
+
+def _fit_proba(spec: TrainerSpec, config: Any, ctx: TrainContext, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+    assert spec.build is not None, f"trainer '{spec.name}' has no build function"
+    estimator = spec.build(config, ctx)
+    estimator.fit(X, y)
+    return estimator, np.asarray(estimator.predict_proba(X), dtype=float)
+
+
+def check_trainer(spec: TrainerSpec, n_samples: int = 2) -> None:
+    """Fit, predict_proba shape and row sums, classes kept, pickling, determinism by seed, and
+    that the default search space samples valid configs."""
+    assert isinstance(spec, TrainerSpec), f"{spec!r} is not a TrainerSpec"
+    assert dataclasses.is_dataclass(spec.config_cls), f"trainer '{spec.name}': config_cls must be a dataclass"
+    for n_classes in (2, 3):
+        X, y, ctx = tabular_problem(n_classes=n_classes)
+        config = spec.config_cls()
+        estimator, proba = _fit_proba(spec, config, ctx, X, y)
+        assert proba.shape == (len(X), n_classes), (
+            f"trainer '{spec.name}': predict_proba gave shape {proba.shape}, expected {(len(X), n_classes)}"
+        )
+        assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-6), (
+            f"trainer '{spec.name}': probabilities must be non-negative and sum to 1 per row"
+        )
+        classes = list(np.asarray(getattr(estimator, "classes_", np.arange(n_classes))))
+        assert classes == list(range(n_classes)), f"trainer '{spec.name}': classes_ {classes} != 0..{n_classes - 1}"
+        assert (proba.argmax(axis=1) == y).mean() > 1.0 / n_classes, (
+            f"trainer '{spec.name}': no better than chance on a learnable problem"
+        )
+        restored = pickle.loads(pickle.dumps(estimator))
+        assert np.allclose(restored.predict_proba(X), proba), f"trainer '{spec.name}': pickling changed predictions"
+        _, again = _fit_proba(spec, config, ctx, X, y)
+        assert np.allclose(again, proba), f"trainer '{spec.name}': same seed, different predictions"
+    space = build_space(f"search.space.{spec.name}", spec.config_cls, spec.default_space, {})
+    rng = np.random.default_rng(0)
+    X, y, ctx = tabular_problem()
+    for _ in range(n_samples):
+        params = space.sample(rng)
+        config = typed_options(spec.config_cls, params, f"search.space.{spec.name}")
+        _, proba = _fit_proba(spec, config, ctx, X, y)
+        assert proba.shape == (len(X), 3), f"trainer '{spec.name}': sampled config {params} broke predict_proba"
+
+
+def check_metric(spec: MetricSpec) -> None:
+    """Perfect predictions score better than uniform ones, in the metric's own direction."""
+    assert isinstance(spec, MetricSpec) and spec.score is not None, f"{spec!r} is not a MetricSpec with score"
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    perfect = np.eye(3)[y] * 0.98 + 0.02 / 3
+    uniform = np.full((len(y), 3), 1 / 3)
+    good, bad = spec.score(y, perfect), spec.score(y, uniform)
+    assert spec.better(good, bad), f"metric '{spec.name}': perfect predictions ({good}) do not beat uniform ({bad})"
+
+
+def check_loader(spec: LoaderSpec, request: LoadRequest, validate: Callable[[Any], None] | None = None) -> None:
+    """The loader reads ``request`` into a frame with one source per row."""
+    assert isinstance(spec, LoaderSpec) and spec.load is not None, f"{spec!r} is not a LoaderSpec with load"
+    result = spec.load(request)
+    assert len(result.frame) == len(result.sources), (
+        f"loader '{spec.name}': {len(result.frame)} rows but {len(result.sources)} sources"
+    )
+    if validate is not None:
+        validate(result.frame)
