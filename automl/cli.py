@@ -6,7 +6,6 @@ Nothing heavy (torch, ray, sklearn) is imported before a command needs it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -162,26 +161,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0
-    parser = argparse.ArgumentParser(prog="automl", usage=USAGE, add_help=False)
-    parser.add_argument("command")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("-h", "--help", action="store_true")
-    parser.add_argument("rest", nargs="*")
-    ns, unknown = parser.parse_known_args(argv)
-    if ns.help:
+    flags = [a for a in argv if a.startswith("-")]
+    if "-h" in flags or "--help" in flags:
         print(USAGE, end="")
         return 0
+    unknown = [f for f in flags if f != "--json"]
+    command_name, rest = argv[0], [a for a in argv[1:] if not a.startswith("-")]
     try:
         if unknown:
             raise UserError(f"unknown option(s) {' '.join(unknown)}; the one flag is --json.")
-        command = COMMANDS.get(ns.command)
+        command = COMMANDS.get(command_name)
         if command is None:
             from automl.errors import unknown_name
 
-            raise unknown_name("command", ns.command, COMMANDS)
-        sub = [a for a in ns.rest if "=" not in a and not a.startswith("~")]
-        args = Args([a for a in ns.rest if a not in sub], ns.json)
-        if sub and ns.command != "models":
+            raise unknown_name("command", command_name, COMMANDS)
+        sub = [a for a in rest if "=" not in a and not a.startswith("~")]
+        args = Args([a for a in rest if a not in sub], "--json" in flags)
+        if sub and command_name != "models":
             raise UserError(f"'{sub[0]}': arguments are key=value (see automl --help).")
         return command(args, sub)
     except AutomlError as err:

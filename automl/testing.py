@@ -20,7 +20,14 @@ import numpy as np
 
 from automl.config.space import build_space
 from automl.config.validate import typed_options
-from automl.plugins.components import ComponentSpec, LoaderSpec, LoadRequest, MetricSpec, TrainContext, TrainerSpec
+from automl.plugins.components import (
+    ComponentSpec,
+    LoaderSpec,
+    LoadRequest,
+    MetricSpec,
+    TrainContext,
+    TrainerSpec,
+)
 
 __all__ = ["check_loader", "check_metric", "check_trainer", "specs_of", "tabular_problem"]
 

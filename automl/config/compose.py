@@ -8,12 +8,13 @@ primary config; ``conf/`` is on Hydra's search path, so a recipe's defaults list
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from automl.config.errors import config_error
+from automl.config.errors import config_error, schema_keys
 from automl.config.schema import Recipe
 from automl.errors import UserError, did_you_mean
 from automl.paths import conf_dir, recipes_dir
@@ -75,6 +76,15 @@ def compose_config(recipe: str, overrides: list[str] | tuple[str, ...] = ()) -> 
             return compose(config_name=ROOT, overrides=[*overrides, search_path])
     except (HydraException, OCError) as err:
         message = " ".join(str(err).split())
+        missing = re.match(r"Could not override '([^']+)'", message)
+        if missing:
+            key = missing.group(1)
+            parent, _, leaf = key.rpartition(".")
+            valid = schema_keys(Recipe, parent)
+            listed = f" Valid keys{' of ' + parent if parent else ''}: {', '.join(valid)}." if valid else ""
+            raise UserError(
+                f"Unknown key '{key}'{did_you_mean(leaf, valid)}.{listed} (To add a new key on purpose, use +{key}=...)"
+            ) from None
         raise UserError(f"Cannot compose recipe '{recipe}': {message}") from None
 
 

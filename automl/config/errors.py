@@ -20,7 +20,7 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def _fields_at(schema: type | None, dotted: str) -> list[str]:
+def schema_keys(schema: type | None, dotted: str) -> list[str]:
     """Field names of the dataclass reached by following ``dotted`` from ``schema``."""
     node: Any = schema
     for part in [p for p in dotted.split(".") if p]:
@@ -40,7 +40,7 @@ def config_error(err: OmegaConfBaseException, schema: type | None, prefix: str =
     key = f"{prefix}{err.full_key}" if getattr(err, "full_key", None) else prefix.rstrip(".")
     if isinstance(err, ConfigKeyError) and err.key is not None:
         parent = str(err.full_key).rsplit(".", 1)[0] if "." in str(err.full_key) else ""
-        valid = _fields_at(schema, parent)
+        valid = schema_keys(schema, parent)
         where = f" of {prefix}{parent}".rstrip(".") if (prefix or parent) else ""
         hint = did_you_mean(str(err.key), valid)
         listed = f" Valid keys{where}: {', '.join(valid)}." if valid else ""

@@ -7,6 +7,7 @@ these typed objects, never a ``DictConfig``. ``docs/recipe-reference.md`` is gen
 """
 
 from dataclasses import dataclass, field
+
 # OmegaConf reads these annotations at runtime: it needs typing's Optional / List / Dict.
 from typing import Any, Dict, List, Optional
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from automl.data.table import ExampleTable
 from automl.evaluate.leaderboard import Candidate
+from automl.evaluate.trials import TrialRecord
 from automl.predictor import PROBA_PREFIX
-from automl.search.tuner import TrialRecord
 
 
 def leaderboard_rows(board: list[Candidate], trials: list[TrialRecord]) -> list[dict[str, Any]]:

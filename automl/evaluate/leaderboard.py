@@ -14,8 +14,8 @@ import numpy as np
 
 from automl.evaluate.ensemble import select_ensemble
 from automl.evaluate.scoring import fold_scores, tune_threshold
+from automl.evaluate.trials import TrialRecord
 from automl.plugins.components import MetricSpec
-from automl.search.tuner import TrialRecord
 
 ENSEMBLE_POOL = 10
 

@@ -68,22 +68,37 @@ class SearchProgress:
             self.stream.flush()
 
 
+def last_line(error: Any) -> str:
+    lines = [ln.strip() for ln in str(error or "").strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "error"
+
+
 def tune_callback(progress: SearchProgress) -> Any:
-    """A Ray Tune callback that feeds ``progress`` (built lazily: ray is imported only here)."""
+    """A Ray Tune callback that feeds ``progress`` (built lazily: ray is imported only here).
+
+    Tune pickles its callbacks with the experiment state; the live progress (which holds a
+    stream) is left out of that copy.
+    """
     from ray.tune import Callback
 
     class _ProgressCallback(Callback):
-        def __init__(self) -> None:
+        def __init__(self, live: SearchProgress | None) -> None:
+            self.live = live
             self.last: dict[str, dict[str, Any]] = {}
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {**self.__dict__, "live": None}
 
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             self.last[trial.trial_id] = result
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            progress.trial_done(trial.config["candidate"]["trainer"], self.last.get(trial.trial_id))
+            if self.live:
+                self.live.trial_done(trial.config["candidate"]["trainer"], self.last.get(trial.trial_id))
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            error = getattr(trial, "error_msg", None) or "error"
-            progress.trial_done(trial.config["candidate"]["trainer"], None, error=str(error).strip().splitlines()[-1])
+            if self.live:
+                error = last_line(trial.get_error() if hasattr(trial, "get_error") else None)
+                self.live.trial_done(trial.config["candidate"]["trainer"], None, error=error)
 
-    return _ProgressCallback()
+    return _ProgressCallback(progress)

@@ -41,6 +41,9 @@ def ray_session(cfg: RayConfig) -> Iterator[float]:
     import ray
 
     logging.getLogger("ray").setLevel(logging.ERROR)
+    # A failed trial is reported by automl itself (progress line, leaderboard, summary); Tune's
+    # own log would print its whole traceback on the terminal.
+    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     if ray.is_initialized():
         yield 0.0
         return
@@ -51,6 +54,7 @@ def ray_session(cfg: RayConfig) -> Iterator[float]:
             ray.init(address=cfg.address, log_to_driver=False, logging_level=logging.ERROR)
         else:
             ray.init(
+                address="local",  # a new Ray for this run, even if `ray start` left one running
                 num_cpus=cfg.num_cpus,
                 include_dashboard=False,
                 log_to_driver=False,

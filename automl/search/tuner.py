@@ -4,7 +4,7 @@ budget and a trial cap. Returns one record per trial; failed trials keep their e
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +12,12 @@ import numpy as np
 
 from automl.config.validate import CheckedRecipe
 from automl.evaluate.cv import TabularData
+from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
 from automl.search.candidates import MAX_CANDIDATES, candidate_configs
-from automl.search.progress import SearchProgress, tune_callback
+from automl.search.progress import SearchProgress, last_line, tune_callback
 from automl.search.ray_session import ray_session
 from automl.search.trial import OOF_FILE, cv_trial
-
-
-@dataclass
-class TrialRecord:
-    index: int
-    trainer: str
-    params: dict[str, Any]
-    status: str  # completed | stopped | failed
-    score: float | None = None
-    fold_scores: list[float] = field(default_factory=list)
-    work_s: float | None = None  # seconds inside the trial function: loading plugins, fitting, scoring
-    error: str | None = None
-    oof: np.ndarray | None = None
 
 
 @dataclass
@@ -43,18 +31,13 @@ class SearchOutcome:
         return [t for t in self.trials if t.status == "completed"]
 
 
-def _last_line(error: Any) -> str:
-    lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else repr(error)
-
-
 def _record(result: Any, n_folds: int) -> TrialRecord | None:
     if not result.config:
         return None  # never started before the budget ran out
     candidate = result.config["candidate"]
     base = {"index": candidate["index"], "trainer": candidate["trainer"], "params": candidate["params"]}
     if result.error is not None:
-        return TrialRecord(**base, status="failed", error=_last_line(result.error))
+        return TrialRecord(**base, status="failed", error=last_line(result.error))
     metrics = result.metrics or {}
     if "score" not in metrics:
         return None  # never started before the budget ran out

@@ -1,0 +1,65 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from automl.cli import main
+
+
+def automl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "automl", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_help_and_plugins_import_nothing_heavy() -> None:
+    code = (
+        "import sys; from automl.cli import main; main(['--help']); main(['plugins']);"
+        "heavy = [m for m in ('torch', 'ray', 'sklearn', 'pandas', 'litserve', 'hydra') if m in sys.modules];"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+
+
+def test_plugins_json_lists_kind_name_distribution_version() -> None:
+    proc = automl("plugins", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert {"kind", "name", "distribution", "version"} <= set(rows[0])
+    assert {"kind": "trainer", "name": "random_forest"}.items() <= next(r for r in rows if r["name"] == "random_forest").items()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fly"], "Unknown command 'fly'"),
+        (["run"], "recipe= is required"),
+        (["run", "recipe=nope"], "no ready recipe of that name"),
+        (["run", "recipe=income", "eval.cv_folds=1"], "must be an int >= 2"),
+        (["plugins", "--verbose"], "unknown option(s) --verbose"),
+        (["predict", "model=ghost", "input=x.csv", "output=y.csv"], "no model named 'ghost'"),
+        (["models", "delete", "model=ghost"], "name the version to delete"),
+        (["models", "frobnicate"], "unknown action"),
+        (["show", "recipe=income", "stray"], "arguments are key=value"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_2(args: list[str], message: str, workspace: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_models_on_an_empty_workspace(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    assert "no models yet" in capsys.readouterr().out
+    assert main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_show_prints_the_resolved_recipe(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "recipe=income", "seed=7", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["seed"] == 7 and shown["data"]["target"] == "income"
