@@ -59,7 +59,7 @@ class Args:
         return value
 
     def finish(self, command: str) -> None:
-        unknown = [k for k in self.values if k not in self.used]
+        unknown = [k for k in self.values if k not in self.used and k != "workspace"]
         if unknown:
             raise UserError(f"automl {command}: unknown argument(s) {', '.join(unknown)}= (see automl --help).")
 

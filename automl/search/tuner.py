@@ -3,6 +3,7 @@ budget and a trial cap. Returns one record per trial; failed trials keep their e
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,10 @@ def run_search(
         grid = tuner.fit()
         search_s = time.perf_counter() - started
         records = [r for r in (_record(result, n_folds) for result in grid) if r is not None]
+    if recipe.ray.storage_path is None:
+        # Tune's experiment state and per-trial checkpoints have been read back into the records;
+        # the run keeps its own leaderboard and out-of-fold file instead.
+        shutil.rmtree(run_dir / "tune", ignore_errors=True)
     if progress:
         progress.close()
     records.sort(key=lambda r: r.index)

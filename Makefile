@@ -1,0 +1,20 @@
+.PHONY: setup demo test test-fast lint bench
+
+setup:
+	bash scripts/install
+
+demo: setup
+	.venv/bin/automl run recipe=income
+
+test:
+	bash scripts/test
+
+test-fast:
+	bash scripts/test -m "not slow"
+
+lint:
+	.venv/bin/ruff check automl plugins tests bench
+
+bench:
+	.venv/bin/python bench/bench_cli.py
+	.venv/bin/python bench/bench_income.py
