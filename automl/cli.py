@@ -85,9 +85,7 @@ def cmd_run(args: Args, sub: list[str]) -> int:
     )
     _emit(args, summary, text)
     if model["alias"] != "production":
-        raise NotPromoted(
-            f"{model['name']} v{model['version']} did not beat production; kept as candidate."
-        )
+        raise NotPromoted(f"{model['name']} v{model['version']} did not beat production; kept as candidate.")
     return 0
 
 
@@ -98,8 +96,10 @@ def cmd_show(args: Args, sub: list[str]) -> int:
     from automl.config.validate import check_recipe
     from automl.plugins.manager import get_plugins
 
-    recipe = load_recipe(args.require("recipe", "a ready recipe name or a path to a YAML file"),
-                         [p for p in args.extra if not p.startswith("recipe=")])
+    recipe = load_recipe(
+        args.require("recipe", "a ready recipe name or a path to a YAML file"),
+        [p for p in args.extra if not p.startswith("recipe=")],
+    )
     check_recipe(recipe, get_plugins())
     _emit(args, dataclasses.asdict(recipe), recipe_to_yaml(recipe).rstrip())
     return 0
@@ -140,10 +140,8 @@ def cmd_plugins(args: Args, sub: list[str]) -> int:
     from automl.plugins.listing import plugin_rows, render_plugins
 
     args.finish("plugins")
-    rows, failures = plugin_rows()
-    _emit(args, rows, render_plugins(rows))
-    for f in failures:
-        print(f"warning: plugin '{f.plugin}' ({f.distribution}) was not loaded: {f.error}", file=sys.stderr)
+    rows, _ = plugin_rows()
+    _emit(args, rows, render_plugins(rows))  # failed plugins are reported by the warning filter in main
     return 0
 
 
@@ -156,8 +154,26 @@ COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
 }
 
 
+def _one_line_plugin_warnings() -> None:
+    """Show a failed plugin as one ``warning:`` line on stderr, not Python's warning format."""
+    import warnings
+
+    from automl.plugins.manager import PluginLoadWarning
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PluginLoadWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _one_line_plugin_warnings()
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0
@@ -186,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `automl plugins | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -20,15 +20,17 @@ def list_versions(workspace: str | None, only: str | None = None) -> list[dict[s
             by_version.setdefault(version, []).append(alias)
         for version in store.versions(name):
             meta = store.meta(name, version)
-            rows.append({
-                "name": name,
-                "version": version,
-                "aliases": sorted(by_version.get(version, [])),
-                "metric": meta.get("metric"),
-                "score": meta.get("score"),
-                "best": meta.get("best", {}).get("trainer"),
-                "created": meta.get("created"),
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "version": version,
+                    "aliases": sorted(by_version.get(version, [])),
+                    "metric": meta.get("metric"),
+                    "score": meta.get("score"),
+                    "best": meta.get("best", {}).get("trainer"),
+                    "created": meta.get("created"),
+                }
+            )
     return rows
 
 

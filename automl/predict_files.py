@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from automl.data.table import PROBA_PREFIX
 from automl.errors import UserError
-from automl.predictor import PROBA_PREFIX, load
+from automl.predictor import load
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".jsonl": "read_json"}
 WRITERS = {".csv": "to_csv", ".parquet": "to_parquet"}

@@ -12,8 +12,6 @@ from automl.paths import workspace_dir
 from automl.registry.refs import ModelRef
 from automl.registry.store import ModelStore
 
-PROBA_PREFIX = "proba_"
-
 
 class Predictor:
     """A registered model version, ready to predict over a DataFrame (or a list of row dicts)."""

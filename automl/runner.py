@@ -48,7 +48,9 @@ def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
     r = checked.recipe
     loader = plugins.loaders.get(r.data.loader)
     assert loader.load is not None
-    request = LoadRequest(r.task.type, Path(r.data.path) if r.data.path else None, r.data.target, checked.loader_options)
+    request = LoadRequest(
+        r.task.type, Path(r.data.path) if r.data.path else None, r.data.target, checked.loader_options
+    )
     return build_table(loader.load(request), r.data, min_per_class=r.eval.cv_folds)
 
 
@@ -68,16 +70,28 @@ def _members(plugins: Plugins, candidate: Candidate) -> list[tuple[Any, Any, flo
 
 
 def fit_model(
-    plugins: Plugins, candidate: Candidate, schema: FeatureSchema, classes: list[str],
-    ctx: TrainContext, X: Any, y: np.ndarray,
+    plugins: Plugins,
+    candidate: Candidate,
+    schema: FeatureSchema,
+    classes: list[str],
+    ctx: TrainContext,
+    X: Any,
+    y: np.ndarray,
 ) -> TabularModel:
     members = _members(plugins, candidate)
     fitted = [fit_estimator(trainer, cfg, ctx, X, y) for trainer, cfg, _ in members]
     return TabularModel(schema, classes, fitted, [w for *_, w in members], candidate.threshold)
 
 
-def _importance(plugins: Plugins, recipe: Recipe, winner: Candidate, schema: FeatureSchema,
-                classes: list[str], ctx: TrainContext, data: TabularData) -> list[dict[str, Any]]:
+def _importance(
+    plugins: Plugins,
+    recipe: Recipe,
+    winner: Candidate,
+    schema: FeatureSchema,
+    classes: list[str],
+    ctx: TrainContext,
+    data: TabularData,
+) -> list[dict[str, Any]]:
     if not recipe.eval.feature_importance:
         return []
     train, held = data.folds != 0, np.flatnonzero(data.folds == 0)
@@ -86,8 +100,12 @@ def _importance(plugins: Plugins, recipe: Recipe, winner: Candidate, schema: Fea
     rows = rng.choice(held, size=min(len(held), recipe.eval.importance_rows), replace=False)
     metric = plugins.metrics.get(recipe.eval.metric)
     return permutation_importance(
-        model.predict_proba_coerced, data.features.iloc[rows].reset_index(drop=True), data.y[rows], metric,
-        winner.threshold, recipe.seed,
+        model.predict_proba_coerced,
+        data.features.iloc[rows].reset_index(drop=True),
+        data.y[rows],
+        metric,
+        winner.threshold,
+        recipe.seed,
     )
 
 
@@ -119,7 +137,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     schema = FeatureSchema.infer(table.features)
     X = schema.coerce(table.features)
     ctx = TrainContext(
-        recipe.task.type, len(table.classes), recipe.seed, schema.numeric, schema.categorical,
+        recipe.task.type,
+        len(table.classes),
+        recipe.seed,
+        schema.numeric,
+        schema.categorical,
         n_jobs=max(1, int(recipe.search.cpus_per_trial)),
     )
     data = TabularData(X, table.y, folds, ctx)
@@ -128,7 +150,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     outcome = run_search(checked, plugins, data, run_dir, progress)
 
     board = build_leaderboard(
-        outcome.trials, table.y, folds, metric, recipe.eval.tune_threshold,
+        outcome.trials,
+        table.y,
+        folds,
+        metric,
+        recipe.eval.tune_threshold,
         recipe.search.ensemble_size if recipe.search.ensemble else None,
     )
     if not board:
@@ -152,12 +178,22 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
         "packages": {p: _version(p) for p in CORE_PACKAGES},
         "plugins": {d: _version(d) for d in distributions},
     }
-    version = store.register(recipe.name, model, {
-        "task": recipe.task.type, "classes": table.classes, "metric": metric.name,
-        "score": winner.score, "score_std": winner.score_std, "threshold": winner.threshold,
-        "features": list(schema.columns), "best": {"trainer": winner.trainer, "params": winner.params},
-        "lineage": lineage, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    version = store.register(
+        recipe.name,
+        model,
+        {
+            "task": recipe.task.type,
+            "classes": table.classes,
+            "metric": metric.name,
+            "score": winner.score,
+            "score_std": winner.score_std,
+            "threshold": winner.threshold,
+            "features": list(schema.columns),
+            "best": {"trainer": winner.trainer, "params": winner.params},
+            "lineage": lineage,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     alias = promote_if_better(store, recipe.name, version, winner.score, metric)
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)
 

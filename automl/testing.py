@@ -47,11 +47,13 @@ def tabular_problem(n_rows: int = 240, n_classes: int = 3, seed: int = 0) -> tup
     y = np.arange(n_rows) % n_classes
     rng.shuffle(y)
     signal = y + rng.normal(0, 0.6, n_rows)
-    frame = pd.DataFrame({
-        "x_signal": signal,
-        "x_noise": rng.normal(size=n_rows),
-        "colour": np.array(["red", "green", "blue", "grey"], dtype=object)[(y + rng.integers(0, 2, n_rows)) % 4],
-    })
+    frame = pd.DataFrame(
+        {
+            "x_signal": signal,
+            "x_noise": rng.normal(size=n_rows),
+            "colour": np.array(["red", "green", "blue", "grey"], dtype=object)[(y + rng.integers(0, 2, n_rows)) % 4],
+        }
+    )
     frame.loc[rng.random(n_rows) < 0.05, "x_noise"] = np.nan
     frame.loc[rng.random(n_rows) < 0.05, "colour"] = np.nan
     ctx = TrainContext("tabular_classification", n_classes, seed, ("x_signal", "x_noise"), ("colour",))

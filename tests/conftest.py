@@ -34,12 +34,14 @@ def small_csv(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     n = 120
     y = np.array(["yes", "no"])[np.arange(n) % 2]
-    frame = pd.DataFrame({
-        "age": rng.integers(18, 80, n).astype(float) + (y == "yes") * 10,
-        "city": rng.choice(["paris", "rome", "oslo"], n),
-        "score": rng.normal(size=n) + (y == "yes"),
-        "label": y,
-    })
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n).astype(float) + (y == "yes") * 10,
+            "city": rng.choice(["paris", "rome", "oslo"], n),
+            "score": rng.normal(size=n) + (y == "yes"),
+            "label": y,
+        }
+    )
     frame.loc[3, "age"] = np.nan
     frame.loc[5, "city"] = None
     path = tmp_path / "small.csv"

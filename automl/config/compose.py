@@ -77,6 +77,12 @@ def compose_config(recipe: str, overrides: list[str] | tuple[str, ...] = ()) -> 
     except (HydraException, OCError) as err:
         message = " ".join(str(err).split())
         missing = re.match(r"Could not override '([^']+)'", message)
+        if missing and (conf_dir() / missing.group(1)).is_dir():
+            group = missing.group(1)
+            raise UserError(
+                f"{group}=...: this recipe's defaults list has no '{group}' entry to switch; "
+                f"use +{group}=... to add one, or set {group}.KEY=VALUE."
+            ) from None
         if missing:
             key = missing.group(1)
             parent, _, leaf = key.rpartition(".")

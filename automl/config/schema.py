@@ -79,8 +79,7 @@ class SearchConfig:
     )
     cpus_per_trial: float = _help("CPUs each trial reserves on Ray.", default=1.0)
     ensemble: bool = _help(
-        "Add a greedy weighted ensemble of the best trials (fit on out-of-fold predictions) "
-        "to the leaderboard.",
+        "Add a greedy weighted ensemble of the best trials (fit on out-of-fold predictions) to the leaderboard.",
         default=True,
     )
     ensemble_size: int = _help("Rounds of greedy ensemble selection.", default=25)
@@ -94,8 +93,7 @@ class EvalConfig:
         default="roc_auc",
     )
     tune_threshold: bool = _help(
-        "Binary tasks with a label-based metric: tune the decision threshold on out-of-fold "
-        "predictions.",
+        "Binary tasks with a label-based metric: tune the decision threshold on out-of-fold predictions.",
         default=True,
     )
     feature_importance: bool = _help("Permutation feature importance of the winner (tabular).", default=True)
@@ -126,9 +124,7 @@ class RayConfig:
 class Recipe:
     name: str = _help("The model's name in the registry (letters, digits, _ and -).", default=MISSING)
     seed: int = _help("Seed for folds, search and trainers.", default=0)
-    workspace: Optional[str] = _help(
-        "Workspace folder; default: $AUTOML_WORKSPACE, else ./.automl.", default=None
-    )
+    workspace: Optional[str] = _help("Workspace folder; default: $AUTOML_WORKSPACE, else ./.automl.", default=None)
     task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     search: SearchConfig = field(default_factory=SearchConfig)

@@ -102,9 +102,7 @@ def parse_param(key: str, spec: Any) -> Param:
     if len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
         given = ", ".join(map(str, spec)) or "nothing"
         hint = did_you_mean(str(next(iter(spec), "")), DISTRIBUTIONS)
-        raise UserError(
-            f"{key}: a search spec is one of {', '.join(DISTRIBUTIONS)}; got {given}{hint}."
-        )
+        raise UserError(f"{key}: a search spec is one of {', '.join(DISTRIBUTIONS)}; got {given}{hint}.")
     kind, raw = next(iter(spec.items()))
     if kind == "choice":
         if not isinstance(raw, list | tuple) or not raw:
@@ -135,9 +133,7 @@ class SearchSpace:
         return [p.lo, p.hi]
 
 
-def build_space(
-    key: str, config_cls: type, default_space: Mapping[str, Any], given: Mapping[str, Any]
-) -> SearchSpace:
+def build_space(key: str, config_cls: type, default_space: Mapping[str, Any], given: Mapping[str, Any]) -> SearchSpace:
     """The component's default space overlaid with the recipe's; unknown names are errors."""
     fields = [f.name for f in dataclasses.fields(config_cls)]
     for name in given:

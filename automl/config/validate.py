@@ -54,9 +54,7 @@ def _check_ranges(r: Recipe) -> None:
     if r.task.type not in TASKS:
         raise unknown_name("task.type", r.task.type, TASKS)
     if not 0 <= r.data.max_bad_fraction <= 1:
-        raise UserError(
-            f"The 'max_bad_fraction' option of data must be in [0, 1]. Got {r.data.max_bad_fraction}."
-        )
+        raise UserError(f"The 'max_bad_fraction' option of data must be in [0, 1]. Got {r.data.max_bad_fraction}.")
     if r.data.labels is not None and len(set(r.data.labels)) < 2:
         raise UserError(f"data.labels: a classifier needs at least two labels. Got {r.data.labels}.")
     s = r.search
@@ -80,9 +78,7 @@ def _check_ranges(r: Recipe) -> None:
 def _check_data(r: Recipe, plugins: Plugins) -> Any:
     loader = require(plugins.loaders, r.data.loader, "data.loader")
     if r.task.type not in loader.tasks:
-        raise UserError(
-            f"data.loader: '{loader.name}' reads {', '.join(loader.tasks)} data, not {r.task.type}."
-        )
+        raise UserError(f"data.loader: '{loader.name}' reads {', '.join(loader.tasks)} data, not {r.task.type}.")
     options = typed_options(loader.config_cls, dict(r.data.options), "data.options")
     if loader.needs_path:
         if not r.data.path:
@@ -100,8 +96,7 @@ def _check_search(r: Recipe, plugins: Plugins) -> dict[str, SearchSpace]:
         trainer = require(plugins.trainers, name, f"search.trainers[{i}]")
         if r.task.type not in trainer.tasks:
             raise UserError(
-                f"search.trainers[{i}]: trainer '{name}' supports {', '.join(trainer.tasks)}, "
-                f"not {r.task.type}."
+                f"search.trainers[{i}]: trainer '{name}' supports {', '.join(trainer.tasks)}, not {r.task.type}."
             )
         key = f"search.space.{name}"
         space = build_space(key, trainer.config_cls, trainer.default_space, r.search.space.get(name, {}))

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+PROBA_PREFIX = "proba_"
+"""Column prefix of a class's probability in every file automl writes (oof.parquet, predictions)."""
+
+
 @dataclass(frozen=True)
 class BadRow:
     source: str
@@ -119,9 +123,7 @@ def _check_classes(labels: np.ndarray, classes: list[str], target: str, min_per_
     present, counts = np.unique(labels, return_counts=True)
     if len(present) < 2:
         only = present[0] if len(present) else "nothing"
-        raise UserError(
-            f"data.target: column '{target}' has a single class ({only}); a classifier needs two or more."
-        )
+        raise UserError(f"data.target: column '{target}' has a single class ({only}); a classifier needs two or more.")
     for label in classes:
         n = int(counts[present == label][0]) if label in present else 0
         if n < min_per_class:

@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from automl.data.table import ExampleTable
+from automl.data.table import PROBA_PREFIX, ExampleTable
 from automl.evaluate.leaderboard import Candidate
 from automl.evaluate.trials import TrialRecord
-from automl.predictor import PROBA_PREFIX
 
 
 def leaderboard_rows(board: list[Candidate], trials: list[TrialRecord]) -> list[dict[str, Any]]:
@@ -51,8 +50,12 @@ def leaderboard_rows(board: list[Candidate], trials: list[TrialRecord]) -> list[
 
 
 def write_artifacts(
-    run_dir: Path, table: ExampleTable, folds: np.ndarray, winner: Candidate,
-    leaderboard: list[dict[str, Any]], importance: list[dict[str, Any]],
+    run_dir: Path,
+    table: ExampleTable,
+    folds: np.ndarray,
+    winner: Candidate,
+    leaderboard: list[dict[str, Any]],
+    importance: list[dict[str, Any]],
 ) -> None:
     import pandas as pd
 

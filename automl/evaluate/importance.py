@@ -18,8 +18,12 @@ N_REPEATS = 3
 
 
 def permutation_importance(
-    predict_proba: Callable[[Any], np.ndarray], X: Any, y: np.ndarray, metric: MetricSpec,
-    threshold: float | None, seed: int,
+    predict_proba: Callable[[Any], np.ndarray],
+    X: Any,
+    y: np.ndarray,
+    metric: MetricSpec,
+    threshold: float | None,
+    seed: int,
 ) -> list[dict[str, float | str]]:
     """Rows ``{feature, importance, std}`` sorted by importance, most important first."""
     rng = np.random.default_rng(seed)

@@ -54,15 +54,20 @@ class Candidate:
         return {"members": [{"trainer": m.trainer, "params": m.params, "weight": m.weight} for m in self.members]}
 
 
-def _scored(name: str, members: list[Member], oof: np.ndarray, y: np.ndarray, folds: np.ndarray,
-            metric: MetricSpec, tune: bool) -> Candidate:
+def _scored(
+    name: str, members: list[Member], oof: np.ndarray, y: np.ndarray, folds: np.ndarray, metric: MetricSpec, tune: bool
+) -> Candidate:
     threshold = tune_threshold(metric, y, oof) if tune else None
     return Candidate(name, members, oof, threshold, fold_scores(metric, y, oof, folds, threshold))
 
 
 def build_leaderboard(
-    trials: list[TrialRecord], y: np.ndarray, folds: np.ndarray, metric: MetricSpec,
-    tune_thresholds: bool, ensemble_rounds: int | None,
+    trials: list[TrialRecord],
+    y: np.ndarray,
+    folds: np.ndarray,
+    metric: MetricSpec,
+    tune_thresholds: bool,
+    ensemble_rounds: int | None,
 ) -> list[Candidate]:
     """Candidates best first; ties keep the earlier (simpler) one. ``ensemble_rounds``: None for
     no ensemble."""
@@ -76,8 +81,10 @@ def build_leaderboard(
     if ensemble_rounds and len(pool) >= 2:
         choice = select_ensemble(metric, y, [c.oof for c in pool], ensemble_rounds)
         if len(choice.members) >= 2:
-            members = [Member(pool[i].members[0].trainer, pool[i].members[0].params, w)
-                       for i, w in zip(choice.members, choice.weights, strict=True)]
+            members = [
+                Member(pool[i].members[0].trainer, pool[i].members[0].params, w)
+                for i, w in zip(choice.members, choice.weights, strict=True)
+            ]
             blended = choice.blend([c.oof for c in pool])
             ranked = _rank([*ranked, _scored("ensemble", members, blended, y, folds, metric, tune_thresholds)], metric)
     return ranked

@@ -73,4 +73,3 @@ KIND_HOOKS: dict[str, str] = {
     "drift_detector": "register_drift_detectors",
 }
 """Each kind of component, as ``automl plugins`` spells it, and the hook that registers it."""
-

@@ -10,8 +10,13 @@ from automl.plugins.manager import PluginFailure, get_plugins
 def plugin_rows() -> tuple[list[dict[str, Any]], list[PluginFailure]]:
     plugins = get_plugins()
     rows = [
-        {"kind": e.kind, "name": e.spec.name, "distribution": e.distribution, "version": e.version,
-         "description": e.spec.description}
+        {
+            "kind": e.kind,
+            "name": e.spec.name,
+            "distribution": e.distribution,
+            "version": e.version,
+            "description": e.spec.description,
+        }
         for e in plugins.entries()
     ]
     return rows, plugins.failures
@@ -20,7 +25,6 @@ def plugin_rows() -> tuple[list[dict[str, Any]], list[PluginFailure]]:
 def render_plugins(rows: list[dict[str, Any]]) -> str:
     header = f"{'KIND':<16} {'NAME':<24} {'DISTRIBUTION':<22} {'VERSION':<10} DESCRIPTION"
     lines = [header] + [
-        f"{r['kind']:<16} {r['name']:<24} {r['distribution']:<22} {r['version']:<10} {r['description']}"
-        for r in rows
+        f"{r['kind']:<16} {r['name']:<24} {r['distribution']:<22} {r['version']:<10} {r['description']}" for r in rows
     ]
     return "\n".join(lines)

@@ -112,11 +112,14 @@ def build_plugins(extra: list[object] | None = None) -> Plugins:
             failures.append(PluginFailure(source.name, source.distribution, str(err)))
             continue
         sources[id(plugin)] = source
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as err:
-        failures.append(PluginFailure(str(err.plugin), "unknown", str(err)))
-        pm.unregister(err.plugin)
+    while True:
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as err:
+            source = sources.pop(id(err.plugin), _Source(repr(err.plugin), "unknown", "unknown"))
+            failures.append(PluginFailure(source.name, source.distribution, str(err)))
+            pm.unregister(err.plugin)
 
     registries: dict[str, Registry[Any]] = {
         kind: Registry(kind, SPEC_TYPES.get(kind, ComponentSpec)) for kind in hookspecs.KIND_HOOKS
@@ -135,7 +138,7 @@ def build_plugins(extra: list[object] | None = None) -> Plugins:
                 failures.append(PluginFailure(source.name, source.distribution, str(err)))
     for failure in failures:
         warnings.warn(
-            f"automl plugin '{failure.plugin}' ({failure.distribution}) was not loaded: {failure.error}",
+            f"automl plugin '{failure.plugin}' ({failure.distribution}) failed: {failure.error}",
             PluginLoadWarning,
             stacklevel=2,
         )

@@ -55,9 +55,7 @@ class Registry(Generic[S]):
             )
         if spec.name in self._entries:
             first = self._entries[spec.name].distribution
-            raise PluginError(
-                f"{self.kind} '{spec.name}' is registered twice: by {first} and by {distribution}"
-            )
+            raise PluginError(f"{self.kind} '{spec.name}' is registered twice: by {first} and by {distribution}")
         self._entries[spec.name] = Entry(self.kind, spec, distribution, version)
 
     def get(self, name: str) -> S:

@@ -16,6 +16,6 @@ def promote_if_better(store: ModelStore, name: str, version: int, score: float, 
             store.set_alias(name, CANDIDATE, version)
             return CANDIDATE
     store.set_alias(name, PRODUCTION, version)
-    if store.aliases(name).get(CANDIDATE) == version:
-        store.set_alias(name, CANDIDATE, None)
+    # A candidate older than the new production version has nothing left to be a candidate for.
+    store.set_alias(name, CANDIDATE, None)
     return PRODUCTION

@@ -20,7 +20,9 @@ class ModelRef:
     def parse(cls, text: str) -> ModelRef:
         m = _REF.match(text.strip())
         if not m:
-            raise UserError(f"model={text}: expected NAME, NAME:VERSION or NAME@ALIAS (e.g. income:3, income@candidate).")
+            raise UserError(
+                f"model={text}: expected NAME, NAME:VERSION or NAME@ALIAS (e.g. income:3, income@candidate)."
+            )
         version = int(m["version"]) if m["version"] else None
         if version is not None and version < 1:
             raise UserError(f"model={text}: versions start at 1.")

@@ -117,7 +117,7 @@ class ModelStore:
 
     def delete(self, name: str, version: int) -> None:
         if self.aliases(name).get(PRODUCTION) == version:
-            raise UserError(f"model={name}:{version} is production; promote another version before deleting it.")
+            raise UserError(f"model={name}:{version} is production and cannot be deleted; a better run replaces it.")
         with self._locked(name):
             shutil.rmtree(self._version_dir(name, version))
         if self.aliases(name).get(CANDIDATE) == version:

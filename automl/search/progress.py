@@ -12,9 +12,7 @@ from automl.plugins.components import MetricSpec
 class SearchProgress:
     """Counts trials and the best score so far; ``tty`` picks the display."""
 
-    def __init__(
-        self, metric: MetricSpec, total: int, budget_s: float | None, stream: TextIO | None = None
-    ) -> None:
+    def __init__(self, metric: MetricSpec, total: int, budget_s: float | None, stream: TextIO | None = None) -> None:
         self.metric = metric
         self.total = total
         self.budget_s = budget_s
@@ -56,7 +54,8 @@ class SearchProgress:
                 self.best = (value, trainer)
         if self.tty:
             self.stream.write(
-                f"\r\x1b[Ksearch: {self.done}/{self.total} trials ({self.failed} failed) | {self._best()}{self._time_left()}"
+                f"\r\x1b[Ksearch: {self.done}/{self.total} trials ({self.failed} failed) | "
+                f"{self._best()}{self._time_left()}"
             )
         else:
             self.stream.write(f"trial {self.done}/{self.total} {trainer}: {note} | {self._best()}{self._time_left()}\n")

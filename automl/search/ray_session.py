@@ -30,7 +30,9 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
     except OSError as err:
-        raise UserError(f"ray.address={address}: nothing answers there ({err}); start the cluster with `ray start --head`.") from None
+        raise UserError(
+            f"ray.address={address}: nothing answers there ({err}); start the cluster with `ray start --head`."
+        ) from None
 
 
 @contextmanager

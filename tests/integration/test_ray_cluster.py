@@ -32,8 +32,13 @@ def _ray_start(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`ray start ... --block`: the node lives as long as this process, so the test can stop
     exactly this cluster (``ray stop`` would stop every Ray on the machine)."""
     ray = shutil.which("ray", path=os.path.dirname(os.sys.executable)) or "ray"
-    return subprocess.Popen([ray, "start", *args, "--block"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [ray, "start", *args, "--block"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, **CLUSTER_ENV}
-    head = _ray_start("--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                      "--node-ip-address=127.0.0.1", env=env)
+    head = _ray_start(
+        "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false", "--node-ip-address=127.0.0.1", env=env
+    )
     procs = [head]
     try:
         deadline = time.time() + 60
@@ -69,8 +75,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_a_recipe_runs_on_an_existing_cluster(cluster: str, tmp_path: Path, shared_data: Path) -> None:
     proc = run_cli(
-        "run", "recipe=penguins", f"ray.address={cluster}", "search.max_trials=4", "search.time_budget_s=null",
-        "eval.cv_folds=3", "--json", f"workspace={tmp_path}", env=CLUSTER_ENV,
+        "run",
+        "recipe=penguins",
+        f"ray.address={cluster}",
+        "search.max_trials=4",
+        "search.time_budget_s=null",
+        "eval.cv_folds=3",
+        "--json",
+        f"workspace={tmp_path}",
+        env=CLUSTER_ENV,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)

@@ -25,8 +25,20 @@ def test_a_run_writes_summary_oof_folds_and_a_registered_version(tmp_path: Path,
     run_dir = Path(summary["run_dir"])
     assert run_dir.parent == tmp_path / "runs" / "penguins"
     saved = json.loads((run_dir / "summary.json").read_text())
-    for key in ("recipe", "task", "metric", "score", "score_std", "best", "trials", "failed_trials", "mode",
-                "duration_s", "model", "data"):
+    for key in (
+        "recipe",
+        "task",
+        "metric",
+        "score",
+        "score_std",
+        "best",
+        "trials",
+        "failed_trials",
+        "mode",
+        "duration_s",
+        "model",
+        "data",
+    ):
         assert key in saved, key
     assert saved["metric"] == "f1_macro" and saved["score"] > 0.9 and saved["mode"] == "search"
     assert saved["trials"] == 4 and saved["failed_trials"] == 0
@@ -34,7 +46,15 @@ def test_a_run_writes_summary_oof_folds_and_a_registered_version(tmp_path: Path,
     assert saved["model"] == {"name": "penguins", "version": 1, "alias": "production"}
     assert saved["data"]["rows"] == 344 and len(saved["data"]["content_hash"]) == 32
     oof = pd.read_parquet(run_dir / "oof.parquet")
-    assert list(oof.columns) == ["example_id", "source", "fold", "label", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]
+    assert list(oof.columns) == [
+        "example_id",
+        "source",
+        "fold",
+        "label",
+        "proba_Adelie",
+        "proba_Chinstrap",
+        "proba_Gentoo",
+    ]
     assert oof[["proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]].sum(axis=1).round(6).eq(1).all()
     folds = pd.read_parquet(run_dir / "folds.parquet")
     assert sorted(folds["fold"].unique()) == [0, 1, 2, 3, 4]

@@ -21,9 +21,10 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The example plugin pip-installed into its own folder, put on PYTHONPATH."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(PLUGIN)],
-        check=True, capture_output=True, text=True,
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(PLUGIN)],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return {"PYTHONPATH": str(target)}
 
@@ -37,11 +38,20 @@ def test_the_plugin_is_listed_with_its_distribution_and_version(plugin_env: dict
     assert rows[("metric", "brier")]["distribution"] == "automl-example-plugin"
 
 
-def test_a_recipe_uses_the_plugins_trainer_and_metric(plugin_env: dict[str, str], tmp_path: Path,
-                                                     shared_data: Path) -> None:
+def test_a_recipe_uses_the_plugins_trainer_and_metric(
+    plugin_env: dict[str, str], tmp_path: Path, shared_data: Path
+) -> None:
     proc = run_cli(
-        "run", "recipe=penguins", "search.trainers=[gaussian_nb]", "eval.metric=brier", "search.max_trials=2",
-        "search.time_budget_s=null", "eval.cv_folds=3", "--json", f"workspace={tmp_path}", env=plugin_env,
+        "run",
+        "recipe=penguins",
+        "search.trainers=[gaussian_nb]",
+        "eval.metric=brier",
+        "search.max_trials=2",
+        "search.time_budget_s=null",
+        "eval.cv_folds=3",
+        "--json",
+        f"workspace={tmp_path}",
+        env=plugin_env,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
@@ -53,7 +63,10 @@ def test_a_recipe_uses_the_plugins_trainer_and_metric(plugin_env: dict[str, str]
 def test_the_plugins_own_tests_pass_with_the_conformance_suite(plugin_env: dict[str, str]) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PLUGIN / "tests")],
-        capture_output=True, text=True, env={**__import__("os").environ, **plugin_env}, cwd=PLUGIN,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **plugin_env},
+        cwd=PLUGIN,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout

@@ -30,7 +30,9 @@ def test_tabular_loaders_read_the_same_rows(tmp_path: Path, small_csv: Path) -> 
         "csv": LoadRequest("tabular_classification", small_csv, "label", CsvOptions()),
         "parquet": LoadRequest("tabular_classification", tmp_path / "small.parquet", "label", ParquetOptions()),
         "duckdb": LoadRequest(
-            "tabular_classification", tmp_path / "small.parquet", "label",
+            "tabular_classification",
+            tmp_path / "small.parquet",
+            "label",
             DuckdbOptions(query="SELECT * FROM data WHERE city IS NULL OR city <> 'oslo'"),
         ),
     }

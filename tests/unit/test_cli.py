@@ -27,7 +27,9 @@ def test_plugins_json_lists_kind_name_distribution_version() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert {"kind", "name", "distribution", "version"} <= set(rows[0])
-    assert {"kind": "trainer", "name": "random_forest"}.items() <= next(r for r in rows if r["name"] == "random_forest").items()
+    assert {"kind": "trainer", "name": "random_forest"}.items() <= next(
+        r for r in rows if r["name"] == "random_forest"
+    ).items()
 
 
 @pytest.mark.parametrize(
@@ -44,8 +46,9 @@ def test_plugins_json_lists_kind_name_distribution_version() -> None:
         (["show", "recipe=income", "stray"], "arguments are key=value"),
     ],
 )
-def test_user_errors_are_one_line_with_exit_2(args: list[str], message: str, workspace: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_errors_are_one_line_with_exit_2(
+    args: list[str], message: str, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err

@@ -58,7 +58,10 @@ def test_relative_data_path_is_relative_to_the_current_directory(
         ("eval.cv_folds=1", "The 'cv_folds' option of eval must be an int >= 2. Got 1."),
         ("search.trainers=[random_forrest]", "did you mean 'random_forest'"),
         ("eval.metric=rocauc", "Registered: accuracy, balanced_accuracy"),
-        ("+search.space.logistic_regression.alpha=1", "Unknown hyperparameter 'search.space.logistic_regression.alpha'"),
+        (
+            "+search.space.logistic_regression.alpha=1",
+            "Unknown hyperparameter 'search.space.logistic_regression.alpha'",
+        ),
         ("+search.space.logistic_regression.C={normal:[1,2]}", "a search spec is one of uniform"),
         ("+search.space.logistic_regression.C={loguniform:[0,2]}", "loguniform bounds must be > 0"),
         ("+search.space.logistic_regression.C={choice:[a,b]}", "search.space.logistic_regression.C"),

@@ -9,7 +9,17 @@ from automl.plugins.hookspecs import KIND_HOOKS
 from automl.plugins.manager import PluginLoadWarning, build_plugins
 from automl.plugins.registry import PluginError, Registry
 
-KINDS = ["loader", "backbone", "trainer", "augmenter", "sampler", "serving_backend", "exporter", "metric", "drift_detector"]
+KINDS = [
+    "loader",
+    "backbone",
+    "trainer",
+    "augmenter",
+    "sampler",
+    "serving_backend",
+    "exporter",
+    "metric",
+    "drift_detector",
+]
 
 
 @dataclass
@@ -24,8 +34,6 @@ def _build(cfg, ctx):  # pragma: no cover - never fitted here
 class DuplicateTrainer:
     """A test plugin that registers a trainer under a built-in's name."""
 
-    __name__ = "duplicate"
-
     @staticmethod
     @hookimpl
     def register_trainers(register):
@@ -33,8 +41,6 @@ class DuplicateTrainer:
 
 
 class MisspeltHook:
-    __name__ = "misspelt"
-
     @staticmethod
     @hookimpl
     def register_trainer(register):  # not a hook: must be reported, not ignored
@@ -48,7 +54,9 @@ def test_every_kind_has_a_registration_hook() -> None:
 def test_builtins_register_through_the_hooks() -> None:
     plugins = build_plugins()
     assert {"csv", "parquet", "duckdb"} <= set(plugins.loaders.names())
-    assert {"logistic_regression", "random_forest", "extra_trees", "hist_gradient_boosting"} <= set(plugins.trainers.names())
+    assert {"logistic_regression", "random_forest", "extra_trees", "hist_gradient_boosting"} <= set(
+        plugins.trainers.names()
+    )
     assert {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"} <= set(plugins.metrics.names())
     assert plugins.trainers.entry("random_forest").distribution == "automl"
 
@@ -62,7 +70,9 @@ def test_a_duplicate_name_is_an_error_naming_both_sources() -> None:
 def test_a_misspelt_hook_is_reported() -> None:
     with pytest.warns(PluginLoadWarning, match="register_trainer"):
         plugins = build_plugins(extra=[MisspeltHook])
-    assert any("register_trainer" in f.error for f in plugins.failures)
+    assert [(f.plugin, f.distribution) for f in plugins.failures if "register_trainer" in f.error] == [
+        ("MisspeltHook", "<test>")
+    ]
 
 
 class _BrokenEntryPoint:
@@ -84,7 +94,7 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_work(monkeypatch
         return [*real(**kwargs), _BrokenEntryPoint()] if kwargs.get("group") == "automl" else real(**kwargs)
 
     monkeypatch.setattr(md, "entry_points", fake)
-    with pytest.warns(PluginLoadWarning, match="'broken' \\(automl-broken\\) was not loaded: ImportError"):
+    with pytest.warns(PluginLoadWarning, match="'broken' \\(automl-broken\\) failed: ImportError"):
         plugins = build_plugins()
     assert "logistic_regression" in plugins.trainers
 

@@ -15,7 +15,11 @@ register_metrics(register=lambda spec: METRICS.__setitem__(spec.name, spec))
 
 @pytest.mark.parametrize(
     ("text", "ref"),
-    [("income", ModelRef("income")), ("income:3", ModelRef("income", 3)), ("income@candidate", ModelRef("income", alias="candidate"))],
+    [
+        ("income", ModelRef("income")),
+        ("income:3", ModelRef("income", 3)),
+        ("income@candidate", ModelRef("income", alias="candidate")),
+    ],
 )
 def test_refs_parse(text: str, ref: ModelRef) -> None:
     assert ModelRef.parse(text) == ref
@@ -37,11 +41,11 @@ def test_versions_aliases_and_the_promotion_gate(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     assert register(store, 0.80) == (1, "production")
     assert register(store, 0.79) == (2, "candidate")
+    assert store.resolve("m@candidate") == ("m", 2)
     assert register(store, 0.85) == (3, "production")
-    assert store.aliases("m") == {"candidate": 2, "production": 3}
+    assert store.aliases("m") == {"production": 3}
     assert store.resolve("m") == ("m", 3)
     assert store.resolve("m:1") == ("m", 1)
-    assert store.resolve("m@candidate") == ("m", 2)
     assert store.load_model("m", 1) == {"weights": 0.80}
 
 

@@ -78,7 +78,7 @@ def load_parquet(request: LoadRequest) -> LoadResult:
 def load_duckdb(request: LoadRequest) -> LoadResult:
     opts: DuckdbOptions = request.options
     if not opts.query:
-        raise UserError("data.options.query is required by the duckdb loader, e.g. \"SELECT * FROM data\".")
+        raise UserError('data.options.query is required by the duckdb loader, e.g. "SELECT * FROM data".')
     return _result(_duckdb_frame(opts.query, str(request.path) if request.path else None))
 
 
@@ -86,7 +86,9 @@ def load_duckdb(request: LoadRequest) -> LoadResult:
 def register_loaders(register: Callable[[LoaderSpec], None]) -> None:
     register(LoaderSpec(name="csv", config_cls=CsvOptions, load=load_csv, description="A CSV file with a header row."))
     register(
-        LoaderSpec(name="parquet", config_cls=ParquetOptions, load=load_parquet, description="Parquet file(s); globs work.")
+        LoaderSpec(
+            name="parquet", config_cls=ParquetOptions, load=load_parquet, description="Parquet file(s); globs work."
+        )
     )
     register(
         LoaderSpec(

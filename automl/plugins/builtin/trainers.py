@@ -52,9 +52,7 @@ def build_logistic_regression(cfg: LogisticRegressionConfig, ctx: TrainContext) 
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    model = LogisticRegression(
-        C=cfg.C, class_weight=cfg.class_weight, max_iter=cfg.max_iter, random_state=ctx.seed
-    )
+    model = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=cfg.max_iter, random_state=ctx.seed)
     return Pipeline([("features", make_preprocessor(ctx, impute=cfg.impute, scale=True)), ("model", model)])
 
 

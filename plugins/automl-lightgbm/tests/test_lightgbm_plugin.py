@@ -1,5 +1,6 @@
-from automl.testing import check_trainer, specs_of
 from automl_lightgbm import plugin
+
+from automl.testing import check_trainer, specs_of
 
 
 def test_lightgbm_trainer_conforms():
