@@ -4,24 +4,30 @@ Import what plugin authors need from here: ``hookimpl`` and the ``*Spec`` classe
 """
 
 from automl.plugins.components import (
+    BackboneSpec,
     ComponentSpec,
+    Embedder,
     LoaderSpec,
     LoadRequest,
     LoadResult,
     MetricSpec,
     TrainContext,
     TrainerSpec,
+    WeightsUnavailable,
 )
 from automl.plugins.markers import hookimpl, hookspec
 
 __all__ = [
+    "BackboneSpec",
     "ComponentSpec",
+    "Embedder",
     "LoadRequest",
     "LoadResult",
     "LoaderSpec",
     "MetricSpec",
     "TrainContext",
     "TrainerSpec",
+    "WeightsUnavailable",
     "hookimpl",
     "hookspec",
 ]

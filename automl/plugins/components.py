@@ -66,17 +66,56 @@ class TrainContext:
     n_jobs: int = 1
 
 
+FEATURES = "features"
+RAW = "raw"
+
+
 @dataclass(frozen=True)
 class TrainerSpec(ComponentSpec):
     """A trainer: ``build(config, context)`` returns an unfitted, picklable estimator.
 
     ``default_space`` maps hyperparameter names (fields of ``config_cls``) to a search spec in the
     recipe grammar: a fixed value or ``{uniform|loguniform|int: [lo, hi]}`` / ``{choice: [...]}``.
+
+    ``inputs`` says what ``fit`` and ``predict_proba`` receive: ``"features"``, a DataFrame of
+    numbers and categories (a table's columns, or a backbone's embedding as columns ``e0..eN``,
+    so the search pairs the trainer with every backbone); or ``"raw"``, a 1-d object array of the
+    examples themselves (texts, or image file paths), for trainers that need no backbone.
     """
 
     build: Callable[[Any, TrainContext], Estimator] | None = None
     tasks: tuple[str, ...] = ("tabular_classification",)
     default_space: Mapping[str, Any] = field(default_factory=dict)
+    inputs: str = FEATURES
+
+
+# --- backbones ------------------------------------------------------------------------------
+
+
+class Embedder(Protocol):
+    """A loaded backbone: turns a batch of inputs into one vector each.
+
+    ``identity`` names the backbone, its weights and its preprocessing: the embedding cache is
+    keyed by it, so two embedders with one identity must give the same vectors.
+    """
+
+    identity: str
+
+    def embed(self, inputs: Sequence[Any]) -> np.ndarray: ...
+
+
+class WeightsUnavailable(Exception):
+    """A backbone's weights could not be found; the message says where it looked and how to
+    provide them. The run skips that backbone, or fails when the recipe requires weights."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec(ComponentSpec):
+    """A backbone: ``load(config)`` returns an :class:`Embedder` or raises
+    :class:`WeightsUnavailable`. ``modality`` is ``image`` or ``text``."""
+
+    load: Callable[[Any], Embedder] | None = None
+    modality: str = "image"
 
 
 # --- loaders --------------------------------------------------------------------------------
@@ -90,6 +129,8 @@ class LoadRequest:
     path: Path | None
     target: str | None
     options: Any
+    text_column: str | None = None
+    image_column: str | None = None
 
 
 @dataclass
@@ -98,12 +139,14 @@ class LoadResult:
 
     ``sources`` says where each row came from (a row number or a file path), ``bad_rows`` lists
     rows the loader could not read as ``(source, reason)``; the core decides whether that fails
-    the run.
+    the run. Image and text loaders give a frame with the columns ``input`` (a file path or a
+    text) and ``label``, and ``content_ids`` (a hash of each image file's bytes or text's UTF-8).
     """
 
     frame: pd.DataFrame
     sources: Sequence[Any]
     bad_rows: list[tuple[str, str]] = field(default_factory=list)
+    content_ids: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from automl.plugins.markers import hookspec
 
 if TYPE_CHECKING:
-    from automl.plugins.components import ComponentSpec, LoaderSpec, MetricSpec, TrainerSpec
+    from automl.plugins.components import BackboneSpec, ComponentSpec, LoaderSpec, MetricSpec, TrainerSpec
 
 
 @hookspec
@@ -32,7 +32,7 @@ def register_metrics(register: Callable[[MetricSpec], None]) -> None:
 
 
 @hookspec
-def register_backbones(register: Callable[[ComponentSpec], None]) -> None:
+def register_backbones(register: Callable[[BackboneSpec], None]) -> None:
     """Register pretrained backbones that embed images or texts."""
 
 

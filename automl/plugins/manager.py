@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from automl.plugins import hookspecs
-from automl.plugins.components import ComponentSpec, LoaderSpec, MetricSpec, TrainerSpec
+from automl.plugins.components import BackboneSpec, ComponentSpec, LoaderSpec, MetricSpec, TrainerSpec
 from automl.plugins.markers import PROJECT
 from automl.plugins.registry import Entry, Registry
 
@@ -27,6 +27,7 @@ DISABLE_AUTOLOAD_ENV = "AUTOML_DISABLE_PLUGIN_AUTOLOAD"
 
 SPEC_TYPES: dict[str, type[ComponentSpec]] = {
     "loader": LoaderSpec,
+    "backbone": BackboneSpec,
     "trainer": TrainerSpec,
     "metric": MetricSpec,
 }
@@ -55,6 +56,10 @@ class Plugins:
     @property
     def trainers(self) -> Registry[TrainerSpec]:
         return self.registries["trainer"]
+
+    @property
+    def backbones(self) -> Registry[BackboneSpec]:
+        return self.registries["backbone"]
 
     @property
     def metrics(self) -> Registry[MetricSpec]:
