@@ -1,6 +1,8 @@
-"""The fitted model a bundle carries: schema, fitted members with weights, classes, threshold.
+"""The fitted model a bundle carries: the views it needs, fitted members with weights, classes and
+a decision threshold. It takes the task's inputs (a DataFrame of rows, a list of texts or image
+paths), rebuilds each member's view, and averages the members' probabilities.
 
-It is what ``automl.load`` returns the predictions of; it knows nothing of Ray or the registry.
+It knows nothing of Ray or the registry.
 """
 
 from __future__ import annotations
@@ -12,24 +14,31 @@ import numpy as np
 
 from automl.evaluate.cv import predict_proba
 from automl.evaluate.scoring import decide
-from automl.features.tabular import FeatureSchema
 
 
 @dataclass
-class TabularModel:
-    schema: FeatureSchema
+class FittedMember:
+    view: str
+    estimator: Any
+    weight: float
+
+
+@dataclass
+class FittedModel:
+    task: str
     classes: list[str]
-    members: list[Any]
-    weights: list[float]
+    views: dict[str, Any]  # view key -> TabularView | EmbeddingView | RawView
+    members: list[FittedMember]
     threshold: float | None = None
 
-    def predict_proba(self, frame: Any) -> np.ndarray:
-        return self.predict_proba_coerced(self.schema.coerce(frame))
+    def predict_proba(self, inputs: Any) -> np.ndarray:
+        built = {key: self.views[key].transform(inputs) for key in {m.view for m in self.members}}
+        return self.predict_proba_views(built)
 
-    def predict_proba_coerced(self, X: Any) -> np.ndarray:
-        """For a frame already in the schema's form (skips coercion in hot loops)."""
+    def predict_proba_views(self, built: dict[str, Any]) -> np.ndarray:
+        """For inputs already in each member's view (skips rebuilding views in hot loops)."""
         n = len(self.classes)
-        return sum(w * predict_proba(m, X, n) for m, w in zip(self.members, self.weights, strict=True))  # type: ignore[return-value]
+        return sum(m.weight * predict_proba(m.estimator, built[m.view], n) for m in self.members)  # type: ignore[return-value]
 
-    def predict_index(self, frame: Any) -> np.ndarray:
-        return decide(self.predict_proba(frame), self.threshold)
+    def predict_index(self, inputs: Any) -> np.ndarray:
+        return decide(self.predict_proba(inputs), self.threshold)

@@ -26,25 +26,38 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor({self.name}:{self.version}, classes={self.classes})"
 
-    def _frame(self, X: Any) -> Any:
+    @property
+    def task(self) -> str:
+        return str(self.meta.get("task", "tabular_classification"))
+
+    def _inputs(self, X: Any) -> Any:
+        """What the model takes: a DataFrame of rows (tabular), or a list of texts / image paths."""
         import pandas as pd
 
-        if isinstance(X, pd.DataFrame):
-            return X
-        if isinstance(X, list) and all(isinstance(row, dict) for row in X):
-            return pd.DataFrame(X)
-        raise UserError(f"{self.name} is a tabular model: predict over a DataFrame or a list of row dicts.")
+        if self.task == "tabular_classification":
+            if isinstance(X, pd.DataFrame):
+                return X
+            if isinstance(X, list) and all(isinstance(row, dict) for row in X):
+                return pd.DataFrame(X)
+            raise UserError(f"{self.name} is a tabular model: predict over a DataFrame or a list of row dicts.")
+        what = "texts" if self.task == "text_classification" else "image paths"
+        if isinstance(X, pd.Series):
+            X = X.tolist()
+        if isinstance(X, str) or not isinstance(X, list | tuple) or not all(isinstance(v, str) for v in X):
+            raise UserError(f"{self.name} is a {self.task} model: predict over a list of {what}.")
+        return list(X)
 
     def predict_proba(self, X: Any) -> Any:
         """A DataFrame with one probability column per class, named by the class."""
         import pandas as pd
 
-        frame = self._frame(X)
-        return pd.DataFrame(self.model.predict_proba(frame), columns=self.classes, index=frame.index)
+        inputs = self._inputs(X)
+        index = inputs.index if isinstance(inputs, pd.DataFrame) else None
+        return pd.DataFrame(self.model.predict_proba(inputs), columns=self.classes, index=index)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (with the tuned decision threshold, where there is one)."""
-        index = self.model.predict_index(self._frame(X))
+        index = self.model.predict_index(self._inputs(X))
         return np.asarray(self.classes, dtype=object)[index]
 
 

@@ -24,13 +24,14 @@ from automl.data.splits import stratified_folds
 from automl.data.table import ExampleTable, build_table
 from automl.errors import AutomlError, UserError
 from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
-from automl.evaluate.cv import TabularData, fit_estimator
+from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import Candidate, build_leaderboard
-from automl.features.tabular import FeatureSchema
-from automl.model import TabularModel
+from automl.features.prepare import Prepared, prepare_views
+from automl.features.views import FEATURES_VIEW, view_key
+from automl.model import FittedMember, FittedModel
 from automl.paths import workspace_dir
-from automl.plugins.components import LoadRequest, TrainContext
+from automl.plugins.components import LoadRequest
 from automl.plugins.manager import Plugins, get_plugins
 from automl.registry.promote import promote_if_better
 from automl.registry.store import ModelStore
@@ -49,7 +50,12 @@ def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
     loader = plugins.loaders.get(r.data.loader)
     assert loader.load is not None
     request = LoadRequest(
-        r.task.type, Path(r.data.path) if r.data.path else None, r.data.target, checked.loader_options
+        r.task.type,
+        Path(r.data.path) if r.data.path else None,
+        r.data.target,
+        checked.loader_options,
+        text_column=r.data.text_column,
+        image_column=r.data.image_column,
     )
     return build_table(loader.load(request), r.data, min_per_class=r.eval.cv_folds)
 
@@ -61,48 +67,54 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _members(plugins: Plugins, candidate: Candidate) -> list[tuple[Any, Any, float]]:
-    out = []
-    for m in candidate.members:
-        trainer = plugins.trainers.get(m.trainer)
-        out.append((trainer, typed_options(trainer.config_cls, m.params, f"search.space.{m.trainer}"), m.weight))
-    return out
-
-
 def fit_model(
     plugins: Plugins,
     candidate: Candidate,
-    schema: FeatureSchema,
+    prepared: Prepared,
+    task: str,
     classes: list[str],
-    ctx: TrainContext,
-    X: Any,
     y: np.ndarray,
-) -> TabularModel:
-    members = _members(plugins, candidate)
-    fitted = [fit_estimator(trainer, cfg, ctx, X, y) for trainer, cfg, _ in members]
-    return TabularModel(schema, classes, fitted, [w for *_, w in members], candidate.threshold)
+    mask: np.ndarray | None = None,
+    n_jobs: int | None = None,
+) -> FittedModel:
+    """Fit the candidate's members on all rows (or the rows in ``mask``)."""
+    members = []
+    for m in candidate.members:
+        trainer = plugins.trainers.get(m.trainer)
+        config = typed_options(trainer.config_cls, m.params, f"search.space.{m.trainer}")
+        view = view_key(trainer.inputs, m.backbone)
+        ctx = prepared.contexts[view]
+        if n_jobs is not None:
+            ctx = dataclasses.replace(ctx, n_jobs=n_jobs)
+        X = prepared.views[view] if mask is None else rows(prepared.views[view], mask)
+        estimator = fit_estimator(trainer, config, ctx, X, y if mask is None else y[mask])
+        members.append(FittedMember(view, estimator, m.weight))
+    views = {m.view: prepared.view_objects[m.view] for m in members}
+    return FittedModel(task, classes, views, members, candidate.threshold)
 
 
 def _importance(
     plugins: Plugins,
     recipe: Recipe,
     winner: Candidate,
-    schema: FeatureSchema,
+    prepared: Prepared,
     classes: list[str],
-    ctx: TrainContext,
-    data: TabularData,
+    y: np.ndarray,
+    folds: np.ndarray,
 ) -> list[dict[str, Any]]:
-    if not recipe.eval.feature_importance:
+    """Permutation importance of the table's columns (tabular tasks only)."""
+    if not recipe.eval.feature_importance or FEATURES_VIEW not in prepared.views:
         return []
-    train, held = data.folds != 0, np.flatnonzero(data.folds == 0)
-    model = fit_model(plugins, winner, schema, classes, ctx, data.features[train], data.y[train])
+    model = fit_model(plugins, winner, prepared, recipe.task.type, classes, y, mask=folds != 0, n_jobs=os.cpu_count())
+    held = np.flatnonzero(folds == 0)
     rng = np.random.default_rng(recipe.seed)
-    rows = rng.choice(held, size=min(len(held), recipe.eval.importance_rows), replace=False)
+    chosen = rng.choice(held, size=min(len(held), recipe.eval.importance_rows), replace=False)
     metric = plugins.metrics.get(recipe.eval.metric)
+    X = prepared.views[FEATURES_VIEW].iloc[chosen].reset_index(drop=True)
     return permutation_importance(
-        model.predict_proba_coerced,
-        data.features.iloc[rows].reset_index(drop=True),
-        data.y[rows],
+        lambda frame: model.predict_proba_views({FEATURES_VIEW: frame}),
+        X,
+        y[chosen],
         metric,
         winner.threshold,
         recipe.seed,
@@ -134,20 +146,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     table = load_table(checked, plugins)
     load_s = time.perf_counter() - load_started
     folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
-    schema = FeatureSchema.infer(table.features)
-    X = schema.coerce(table.features)
-    ctx = TrainContext(
-        recipe.task.type,
-        len(table.classes),
-        recipe.seed,
-        schema.numeric,
-        schema.categorical,
-        n_jobs=max(1, int(recipe.search.cpus_per_trial)),
-    )
-    data = TabularData(X, table.y, folds, ctx)
+    prepared = prepare_views(checked, plugins, table, workspace)
+    data = TrialData(prepared.views, prepared.contexts, table.y, folds)
     metric = plugins.metrics.get(recipe.eval.metric)
     progress = SearchProgress(metric, recipe.search.max_trials or 0, recipe.search.time_budget_s, progress_stream)
-    outcome = run_search(checked, plugins, data, run_dir, progress)
+    outcome = run_search(checked, plugins, data, run_dir, prepared.backbones, progress)
 
     board = build_leaderboard(
         outcome.trials,
@@ -161,11 +164,10 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
         raise _no_winner(outcome, recipe)
     winner = board[0]
     refit_started = time.perf_counter()
-    full_ctx = dataclasses.replace(ctx, n_jobs=os.cpu_count() or 1)
-    model = fit_model(plugins, winner, schema, table.classes, full_ctx, X, table.y)
+    model = fit_model(plugins, winner, prepared, recipe.task.type, table.classes, table.y, n_jobs=os.cpu_count())
     refit_s = time.perf_counter() - refit_started
     importance_started = time.perf_counter()
-    importance = _importance(plugins, recipe, winner, schema, table.classes, full_ctx, data)
+    importance = _importance(plugins, recipe, winner, prepared, table.classes, table.y, folds)
     importance_s = time.perf_counter() - importance_started
 
     store = ModelStore(workspace)
@@ -188,8 +190,9 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
             "score": winner.score,
             "score_std": winner.score_std,
             "threshold": winner.threshold,
-            "features": list(schema.columns),
-            "best": {"trainer": winner.trainer, "params": winner.params},
+            "features": list(table.features.columns) if FEATURES_VIEW in prepared.views else None,
+            "input_column": recipe.data.text_column or recipe.data.image_column,
+            "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
             "lineage": lineage,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
@@ -205,7 +208,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
         "score_std": winner.score_std,
         "fold_scores": winner.fold_scores,
         "threshold": winner.threshold,
-        "best": {"trainer": winner.trainer, "backbone": None, "params": winner.params},
+        "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
         "trials": len(outcome.trials),
         "failed_trials": sum(t.status == "failed" for t in outcome.trials),
         "stopped_trials": sum(t.status == "stopped" for t in outcome.trials),
@@ -227,6 +230,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
             "content_hash": table.content_hash,
         },
         "importance": importance[:20],
+        "backbones": {
+            "used": prepared.backbones,
+            "skipped": prepared.skipped_backbones,
+            "embedding": prepared.embedding,
+        },
         "run_id": run_id,
         "run_dir": str(run_dir),
     }

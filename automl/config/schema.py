@@ -21,7 +21,7 @@ def _help(text: str, **kwargs: Any) -> Any:
 @dataclass
 class TaskConfig:
     type: str = _help(
-        "What is learnt: tabular_classification (image and text tasks come with their plugins).",
+        "What is learnt: tabular_classification, image_classification or text_classification.",
         default="tabular_classification",
     )
 
@@ -33,7 +33,11 @@ class DataConfig:
         "File (or glob, for duckdb) to read; relative paths are relative to the current directory.",
         default=None,
     )
-    target: Optional[str] = _help("Column holding the label.", default=None)
+    target: Optional[str] = _help("Column holding the label (not needed by image_folder).", default=None)
+    text_column: Optional[str] = _help("Column holding the text (text tasks); default: text.", default=None)
+    image_column: Optional[str] = _help(
+        "Column holding image paths, relative to the table's folder (image_table); default: image.", default=None
+    )
     labels: Optional[List[str]] = _help(
         "Fixed label list; rows with another label are reported and skipped. Default: labels seen.",
         default=None,
@@ -58,6 +62,18 @@ class SearchConfig:
     trainers: List[str] = _help(
         "Registered trainer names to search over.",
         default_factory=lambda: ["logistic_regression", "random_forest", "hist_gradient_boosting"],
+    )
+    backbones: List[str] = _help(
+        "Registered backbones (image or text) whose embeddings the feature trainers are searched on.",
+        default_factory=list,
+    )
+    backbone_options: Dict[str, Dict[str, Any]] = _help(
+        "Per backbone, its options (e.g. weights: /path/file.pth, pretrained: false); see `automl plugins`.",
+        default_factory=dict,
+    )
+    require_weights: bool = _help(
+        "Fail the run when a backbone's pretrained weights cannot be found (default: skip it with a warning).",
+        default=False,
     )
     space: Dict[str, Dict[str, Any]] = _help(
         "Per trainer, hyperparameter -> fixed value or {uniform|loguniform|int: [lo, hi]} or "

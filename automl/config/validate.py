@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import glob
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,15 @@ from automl.config.errors import config_error
 from automl.config.schema import Recipe
 from automl.config.space import SearchSpace, build_space
 from automl.errors import UserError, unknown_name
+from automl.plugins.components import FEATURES
 from automl.plugins.manager import Plugins
 from automl.plugins.registry import require
 
 TASKS = ("tabular_classification", "image_classification", "text_classification")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+TASK_MODALITY = {"image_classification": "image", "text_classification": "text"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class CheckedRecipe:
     recipe: Recipe
     loader_options: Any
     spaces: dict[str, SearchSpace]
+    backbone_options: dict[str, Any] = field(default_factory=dict)
 
 
 def typed_options(config_cls: type, values: dict[str, Any], key: str) -> Any:
@@ -85,8 +90,33 @@ def _check_data(r: Recipe, plugins: Plugins) -> Any:
             raise UserError(f"data.path is required by the '{loader.name}' loader: name the file to read.")
         if not (Path(r.data.path).exists() or glob.glob(r.data.path)):
             raise UserError(f"data.path: no such file or directory: {r.data.path}")
-    if r.task.type == "tabular_classification" and not r.data.target:
+    if r.task.type != "image_classification" and not r.data.target:
         raise UserError("data.target is required: name the column that holds the label.")
+    return options
+
+
+def _check_backbones(r: Recipe, plugins: Plugins) -> dict[str, Any]:
+    modality = TASK_MODALITY.get(r.task.type)
+    if r.search.backbones and modality is None:
+        raise UserError(f"search.backbones: a {r.task.type} task uses no backbone; remove them.")
+    options: dict[str, Any] = {}
+    for i, name in enumerate(r.search.backbones):
+        backbone = require(plugins.backbones, name, f"search.backbones[{i}]")
+        if backbone.modality != modality:
+            raise UserError(f"search.backbones[{i}]: '{name}' embeds {backbone.modality}s, not {modality}s.")
+        given = dict(r.search.backbone_options.get(name, {}))
+        options[name] = typed_options(backbone.config_cls, given, f"search.backbone_options.{name}")
+    for name in r.search.backbone_options:
+        if name not in r.search.backbones:
+            raise UserError(
+                f"search.backbone_options.{name}: '{name}' is not in search.backbones; add it there or remove it."
+            )
+    feature_trainers = [t for t in r.search.trainers if plugins.trainers.get(t).inputs == FEATURES]
+    if modality and feature_trainers and not r.search.backbones:
+        raise UserError(
+            f"search.trainers: {', '.join(feature_trainers)} train on a backbone's embeddings; "
+            f"name one in search.backbones (see `automl plugins`) or use trainers that take raw {modality}s."
+        )
     return options
 
 
@@ -122,5 +152,6 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
     if recipe.deploy.export is not None:
         require(plugins.registries["exporter"], recipe.deploy.export, "deploy.export")
     spaces = _check_search(recipe, plugins)
+    backbone_options = _check_backbones(recipe, plugins)
     options = _check_data(recipe, plugins)
-    return CheckedRecipe(recipe, options, spaces)
+    return CheckedRecipe(recipe, options, spaces, backbone_options)

@@ -74,29 +74,34 @@ def _feature_columns(frame: pd.DataFrame, data: DataConfig, target: str) -> list
 
 
 def build_table(result: LoadResult, data: DataConfig, min_per_class: int) -> ExampleTable:
-    """Settle labels and bad rows of a tabular load; errors say what to fix."""
+    """Settle labels and bad rows of a load; errors say what to fix.
+
+    A tabular load has the recipe's columns; an image or text load (with ``content_ids``) has the
+    columns ``input`` and ``label``, and its features are the ``input`` column.
+    """
     frame = result.frame
-    target = data.target or ""
+    raw = result.content_ids is not None
+    target = "label" if raw else (data.target or "")
     columns = [str(c) for c in frame.columns]
     if target not in columns:
         raise UserError(
             f"data.target: no column '{target}' in the data{did_you_mean(target, columns)}. "
             f"Columns: {', '.join(columns)}."
         )
-    features = _feature_columns(frame, data, target)
+    features = ["input"] if raw else _feature_columns(frame, data, target)
     sources = np.asarray(result.sources, dtype=object)
     bad = [BadRow(str(s), r) for s, r in result.bad_rows]
-    raw = frame[target]
+    label_values = frame[target]
     keep = np.ones(len(frame), dtype=bool)
-    labels = np.array([_label_text(v) if not _missing(v) else "" for v in raw], dtype=object)
-    for i in np.flatnonzero(raw.isna().to_numpy() | (labels == "")):
+    labels = np.array([_label_text(v) if not _missing(v) else "" for v in label_values], dtype=object)
+    for i in np.flatnonzero(label_values.isna().to_numpy() | (labels == "")):
         keep[i] = False
-        bad.append(BadRow(f"row {sources[i]}", f"missing label in column '{target}'"))
+        bad.append(BadRow(_where(sources[i]), f"missing label in column '{target}'"))
     if data.labels is not None:
         allowed = set(data.labels)
         for i in np.flatnonzero(keep & ~np.isin(labels, list(allowed))):
             keep[i] = False
-            bad.append(BadRow(f"row {sources[i]}", f"label '{labels[i]}' is not in data.labels"))
+            bad.append(BadRow(_where(sources[i]), f"label '{labels[i]}' is not in data.labels"))
     total = len(frame) + len(result.bad_rows)
     if total and len(bad) / total > data.max_bad_fraction:
         examples = "; ".join(f"{b.source}: {b.reason}" for b in bad[:3])
@@ -108,8 +113,16 @@ def build_table(result: LoadResult, data: DataConfig, min_per_class: int) -> Exa
     labels = labels[keep]
     classes = list(data.labels) if data.labels is not None else sorted(set(labels.tolist()))
     _check_classes(labels, classes, target, min_per_class)
-    ids = np.array([row_content_id(row) for row in kept.itertuples(index=False, name=None)], dtype=object)
+    if raw:
+        ids = np.asarray(result.content_ids, dtype=object)[keep]
+    else:
+        ids = np.array([row_content_id(row) for row in kept.itertuples(index=False, name=None)], dtype=object)
     return ExampleTable(kept, labels, ids, sources[keep], classes, bad)
+
+
+def _where(source: Any) -> str:
+    """A row number as 'row N'; a file path as itself."""
+    return f"row {source}" if isinstance(source, int | np.integer) else str(source)
 
 
 def _missing(value: Any) -> bool:

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from automl.plugins.components import TrainContext, TrainerSpec
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 @dataclass(frozen=True)
-class TabularData:
-    """What every trial needs: features, class indices, folds and the training context."""
+class TrialData:
+    """What every trial needs: each view of the examples with its context, labels and folds."""
 
-    features: pd.DataFrame
+    views: Mapping[str, Any]
+    contexts: Mapping[str, TrainContext]
     y: np.ndarray
     folds: np.ndarray
-    context: TrainContext
+
+
+def rows(X: Any, mask: np.ndarray) -> Any:
+    """The rows of a view selected by a boolean mask (DataFrame or array)."""
+    return X[mask] if not hasattr(X, "iloc") else X.loc[mask]
 
 
 def fit_estimator(trainer: TrainerSpec, config: Any, ctx: TrainContext, X: Any, y: np.ndarray) -> Any:
@@ -41,12 +43,13 @@ def predict_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
     return full
 
 
-def cross_validate(trainer: TrainerSpec, config: Any, data: TabularData) -> Iterator[tuple[int, np.ndarray]]:
+def cross_validate(
+    trainer: TrainerSpec, config: Any, X: Any, ctx: TrainContext, y: np.ndarray, folds: np.ndarray
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(fold, oof)`` after each fold; ``oof`` holds every fold done so far."""
-    n_classes = data.context.n_classes
-    oof = np.full((len(data.y), n_classes), np.nan)
-    for k in range(int(data.folds.max()) + 1):
-        train, valid = data.folds != k, data.folds == k
-        est = fit_estimator(trainer, config, data.context, data.features[train], data.y[train])
-        oof[valid] = predict_proba(est, data.features[valid], n_classes)
+    oof = np.full((len(y), ctx.n_classes), np.nan)
+    for k in range(int(folds.max()) + 1):
+        train, valid = folds != k, folds == k
+        est = fit_estimator(trainer, config, ctx, rows(X, train), y[train])
+        oof[valid] = predict_proba(est, rows(X, valid), ctx.n_classes)
         yield k, oof

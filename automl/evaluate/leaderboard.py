@@ -23,6 +23,7 @@ ENSEMBLE_POOL = 10
 @dataclass
 class Member:
     trainer: str
+    backbone: str | None
     params: dict[str, Any]
     weight: float
 
@@ -48,10 +49,21 @@ class Candidate:
         return self.members[0].trainer if len(self.members) == 1 else "ensemble"
 
     @property
+    def backbone(self) -> str | None:
+        """The one backbone all members share, or None (none, or several)."""
+        backbones = {m.backbone for m in self.members}
+        return backbones.pop() if len(backbones) == 1 else None
+
+    @property
     def params(self) -> dict[str, Any]:
         if len(self.members) == 1:
             return dict(self.members[0].params)
-        return {"members": [{"trainer": m.trainer, "params": m.params, "weight": m.weight} for m in self.members]}
+        return {
+            "members": [
+                {"trainer": m.trainer, "backbone": m.backbone, "params": m.params, "weight": m.weight}
+                for m in self.members
+            ]
+        }
 
 
 def _scored(
@@ -72,7 +84,9 @@ def build_leaderboard(
     """Candidates best first; ties keep the earlier (simpler) one. ``ensemble_rounds``: None for
     no ensemble."""
     singles = [
-        _scored(f"t{t.index:03d}", [Member(t.trainer, t.params, 1.0)], t.oof, y, folds, metric, tune_thresholds)
+        _scored(
+            f"t{t.index:03d}", [Member(t.trainer, t.backbone, t.params, 1.0)], t.oof, y, folds, metric, tune_thresholds
+        )
         for t in trials
         if t.status == "completed" and t.oof is not None
     ]
@@ -82,7 +96,7 @@ def build_leaderboard(
         choice = select_ensemble(metric, y, [c.oof for c in pool], ensemble_rounds)
         if len(choice.members) >= 2:
             members = [
-                Member(pool[i].members[0].trainer, pool[i].members[0].params, w)
+                Member(pool[i].members[0].trainer, pool[i].members[0].backbone, pool[i].members[0].params, w)
                 for i, w in zip(choice.members, choice.weights, strict=True)
             ]
             blended = choice.blend([c.oof for c in pool])

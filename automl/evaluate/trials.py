@@ -13,6 +13,7 @@ class TrialRecord:
     index: int
     trainer: str
     params: dict[str, Any]
+    backbone: str | None
     status: str  # completed | stopped | failed
     score: float | None = None
     fold_scores: list[float] = field(default_factory=list)

@@ -77,9 +77,9 @@ class _Source:
 
 
 def _builtin_modules() -> list[ModuleType]:
-    from automl.plugins.builtin import loaders, metrics, trainers
+    from automl.plugins.builtin import embedding_trainers, loaders, media_loaders, metrics, trainers
 
-    return [loaders, trainers, metrics]
+    return [loaders, media_loaders, trainers, embedding_trainers, metrics]
 
 
 def _entry_point_plugins(failures: list[PluginFailure]) -> list[tuple[object, _Source]]:

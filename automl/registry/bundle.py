@@ -9,7 +9,7 @@ from typing import Any
 
 from automl.errors import BundleFormatError, UserError
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: FittedModel with views (image and text tasks)
 META_FILE = "bundle.json"
 MODEL_FILE = "model.joblib"
 

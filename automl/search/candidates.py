@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from automl.config.space import Fixed, SearchSpace
+from automl.plugins.components import FEATURES
+from automl.plugins.manager import Plugins
 
 MAX_CANDIDATES = 1000
 
@@ -33,16 +35,32 @@ def _default_params(space: SearchSpace, config_cls: type, rng: np.random.Generat
     return params
 
 
+def trainer_backbone_pairs(plugins: Plugins, trainers: list[str], backbones: list[str]) -> list[tuple[str, str | None]]:
+    """Each trainer on each backbone when it trains on embeddings; once, with no backbone, when
+    it takes a table's columns or raw inputs."""
+    pairs: list[tuple[str, str | None]] = []
+    for name in trainers:
+        if plugins.trainers.get(name).inputs == FEATURES and backbones:
+            pairs += [(name, b) for b in backbones]
+        else:
+            pairs.append((name, None))
+    return pairs
+
+
 def candidate_configs(
-    trainers: list[str], spaces: Mapping[str, SearchSpace], config_classes: Mapping[str, type], n: int, seed: int
+    pairs: list[tuple[str, str | None]],
+    spaces: Mapping[str, SearchSpace],
+    config_classes: Mapping[str, type],
+    n: int,
+    seed: int,
 ) -> list[dict[str, Any]]:
-    """``n`` configs ``{"index", "trainer", "params"}``, round-robin over the trainers."""
+    """``n`` configs ``{"index", "trainer", "backbone", "params"}``, round-robin over the pairs."""
     rng = np.random.default_rng(seed)
     n = min(n, MAX_CANDIDATES)
     configs: list[dict[str, Any]] = []
     round_ = 0
-    while len(configs) < n:
-        for name in trainers:
+    while len(configs) < n and pairs:
+        for name, backbone in pairs:
             if len(configs) == n:
                 break
             space = spaces[name]
@@ -50,6 +68,6 @@ def candidate_configs(
                 params = _default_params(space, config_classes[name], rng)
             else:
                 params = space.sample(rng)
-            configs.append({"index": len(configs), "trainer": name, "params": params})
+            configs.append({"index": len(configs), "trainer": name, "backbone": backbone, "params": params})
         round_ += 1
     return configs

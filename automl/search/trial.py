@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 
 from automl.config.validate import typed_options
-from automl.evaluate.cv import TabularData, cross_validate
+from automl.evaluate.cv import TrialData, cross_validate
 from automl.evaluate.scoring import score
+from automl.features.views import view_key
 from automl.plugins.manager import get_plugins
 
 OOF_FILE = "oof.npy"
 
 
-def cv_trial(config: dict[str, Any], data: TabularData | None = None, metric: str = "") -> None:
+def cv_trial(config: dict[str, Any], data: TrialData | None = None, metric: str = "") -> None:
     from ray import tune
 
     assert data is not None
@@ -34,7 +35,8 @@ def cv_trial(config: dict[str, Any], data: TabularData | None = None, metric: st
     params = typed_options(trainer.config_cls, candidate["params"], f"search.space.{trainer.name}")
     n_folds = int(data.folds.max()) + 1
     scores: list[float] = []
-    for k, oof in cross_validate(trainer, params, data):
+    view = view_key(trainer.inputs, candidate.get("backbone"))
+    for k, oof in cross_validate(trainer, params, data.views[view], data.contexts[view], data.y, data.folds):
         valid = data.folds == k
         scores.append(score(metric_spec, data.y[valid], oof[valid]))
         result = {

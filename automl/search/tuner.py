@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from automl.config.validate import CheckedRecipe
-from automl.evaluate.cv import TabularData
+from automl.evaluate.cv import TrialData
 from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
-from automl.search.candidates import MAX_CANDIDATES, candidate_configs
+from automl.search.candidates import MAX_CANDIDATES, candidate_configs, trainer_backbone_pairs
 from automl.search.progress import SearchProgress, last_line, tune_callback
 from automl.search.ray_session import ray_session
 from automl.search.trial import OOF_FILE, cv_trial
@@ -36,7 +36,12 @@ def _record(result: Any, n_folds: int) -> TrialRecord | None:
     if not result.config:
         return None  # never started before the budget ran out
     candidate = result.config["candidate"]
-    base = {"index": candidate["index"], "trainer": candidate["trainer"], "params": candidate["params"]}
+    base = {
+        "index": candidate["index"],
+        "trainer": candidate["trainer"],
+        "params": candidate["params"],
+        "backbone": candidate.get("backbone"),
+    }
     if result.error is not None:
         return TrialRecord(**base, status="failed", error=last_line(result.error))
     metrics = result.metrics or {}
@@ -57,14 +62,21 @@ def _record(result: Any, n_folds: int) -> TrialRecord | None:
 
 
 def run_search(
-    checked: CheckedRecipe, plugins: Plugins, data: TabularData, run_dir: Path, progress: SearchProgress | None = None
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    data: TrialData,
+    run_dir: Path,
+    backbones: list[str],
+    progress: SearchProgress | None = None,
 ) -> SearchOutcome:
+    """Search trainers x ``backbones`` (those whose embeddings are in ``data``) x hyperparameters."""
     recipe = checked.recipe
     s = recipe.search
     n_folds = recipe.eval.cv_folds
     n = s.max_trials or MAX_CANDIDATES
+    pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones)
     classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
-    configs = candidate_configs(list(s.trainers), checked.spaces, classes, n, recipe.seed)
+    configs = candidate_configs(pairs, checked.spaces, classes, n, recipe.seed)
     metric = plugins.metrics.get(recipe.eval.metric)
     with ray_session(recipe.ray) as ray_start_s:
         from ray import tune

@@ -62,7 +62,7 @@ def test_a_run_writes_summary_oof_folds_and_a_registered_version(tmp_path: Path,
     assert board["rank"].iloc[0] == 1 and (board["status"] == "completed").sum() >= 4
     assert (run_dir / "importance.csv").exists() and (run_dir / "recipe.yaml").exists()
     bundle = json.loads((tmp_path / "models" / "penguins" / "versions" / "1" / "bundle.json").read_text())
-    assert bundle["format"] == 1 and bundle["lineage"]["data_hash"] == saved["data"]["content_hash"]
+    assert bundle["format"] == 2 and bundle["lineage"]["data_hash"] == saved["data"]["content_hash"]
     assert {"automl", "scikit-learn", "ray"} <= set(bundle["lineage"]["packages"])
 
     model = automl.load("penguins", workspace=str(tmp_path))

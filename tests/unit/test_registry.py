@@ -85,5 +85,5 @@ def test_a_bundle_of_another_format_is_a_clear_error(tmp_path: Path) -> None:
     meta = json.loads(meta_path.read_text())
     meta["format"] = 99
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(BundleFormatError, match="bundle format 99.*reads format 1"):
+    with pytest.raises(BundleFormatError, match="bundle format 99.*reads format 2"):
         store.load_model("m", 1)

@@ -1,0 +1,84 @@
+"""Turn an example table into the views the search trains on.
+
+Tabular: the recipe's columns, coerced by a feature schema. Image and text: the raw inputs, and
+for each backbone its embeddings from the cache (computing only what is new). A backbone whose
+weights cannot be found is skipped with a warning that says where they were looked for, or fails
+the run when ``search.require_weights`` is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automl.config.validate import CheckedRecipe
+from automl.data.table import ExampleTable
+from automl.errors import UserError
+from automl.features.embeddings import embed_cached
+from automl.features.tabular import FeatureSchema
+from automl.features.views import FEATURES_VIEW, RAW_VIEW, EmbeddingView, RawView, TabularView, embedding_frame
+from automl.plugins.components import TrainContext, WeightsUnavailable
+from automl.plugins.manager import Plugins
+
+
+@dataclass
+class Prepared:
+    """Every view (key -> X), its training context, and the view objects a saved model keeps."""
+
+    views: dict[str, Any]
+    contexts: dict[str, TrainContext]
+    view_objects: dict[str, Any]
+    backbones: list[str] = field(default_factory=list)
+    skipped_backbones: list[dict[str, str]] = field(default_factory=list)
+    embedding: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _context(
+    checked: CheckedRecipe, table: ExampleTable, numeric: tuple[str, ...] = (), categorical=()
+) -> TrainContext:  # type: ignore[no-untyped-def]
+    r = checked.recipe
+    return TrainContext(
+        r.task.type, len(table.classes), r.seed, numeric, categorical, n_jobs=max(1, int(r.search.cpus_per_trial))
+    )
+
+
+def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable, workspace: Path) -> Prepared:
+    r = checked.recipe
+    if r.task.type == "tabular_classification":
+        schema = FeatureSchema.infer(table.features)
+        ctx = _context(checked, table, schema.numeric, schema.categorical)
+        return Prepared(
+            {FEATURES_VIEW: schema.coerce(table.features)}, {FEATURES_VIEW: ctx}, {FEATURES_VIEW: TabularView(schema)}
+        )
+    inputs = table.features["input"].tolist()
+    prepared = Prepared(
+        {RAW_VIEW: RawView().transform(inputs)}, {RAW_VIEW: _context(checked, table)}, {RAW_VIEW: RawView()}
+    )
+    for name in r.search.backbones:
+        spec = plugins.backbones.get(name)
+        assert spec.load is not None
+        try:
+            embedder = spec.load(checked.backbone_options[name])
+        except WeightsUnavailable as err:
+            if r.search.require_weights:
+                raise UserError(f"search.backbones: {name}: {err}") from None
+            print(f"warning: skipping backbone {name}: {err}", file=sys.stderr)
+            prepared.skipped_backbones.append({"backbone": name, "reason": str(err)})
+            continue
+        vectors, stats = embed_cached(embedder, table.ids.tolist(), inputs, workspace)
+        frame = embedding_frame(vectors)
+        key = f"backbone:{name}"
+        prepared.views[key] = frame
+        prepared.contexts[key] = _context(checked, table, tuple(frame.columns))
+        prepared.view_objects[key] = EmbeddingView(embedder)
+        prepared.backbones.append(name)
+        prepared.embedding[name] = {**dataclasses.asdict(stats), "per_second": stats.per_second}
+        print(
+            f"embedded with {name}: {stats.computed} new, {stats.cached} from the cache"
+            + (f" ({stats.per_second:.1f}/s)" if stats.computed else ""),
+            file=sys.stderr,
+        )
+    return prepared
