@@ -11,6 +11,7 @@ import importlib.metadata as md
 import json
 import os
 import secrets
+import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +37,7 @@ from automl.plugins.manager import Plugins, get_plugins
 from automl.registry.promote import promote_if_better
 from automl.registry.store import ModelStore
 from automl.search.progress import SearchProgress
+from automl.search.retrain import plan_mode, recipe_fingerprint
 from automl.search.tuner import SearchOutcome, run_search
 
 CORE_PACKAGES = ("automl", "scikit-learn", "numpy", "pandas", "ray", "hydra-core", "pluggy")
@@ -146,11 +148,18 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     table = load_table(checked, plugins)
     load_s = time.perf_counter() - load_started
     folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
+    plan = plan_mode(recipe, table.ids.tolist(), workspace)
+    print(f"mode: {plan.mode} ({plan.reason})", file=progress_stream or sys.stderr)
     prepared = prepare_views(checked, plugins, table, workspace)
     data = TrialData(prepared.views, prepared.contexts, table.y, folds)
     metric = plugins.metrics.get(recipe.eval.metric)
-    progress = SearchProgress(metric, recipe.search.max_trials or 0, recipe.search.time_budget_s, progress_stream)
-    outcome = run_search(checked, plugins, data, run_dir, prepared.backbones, progress)
+    retrain = plan.mode == "retrain"
+    total = len(plan.configs) if retrain else recipe.search.max_trials or 0
+    budget = None if retrain else recipe.search.time_budget_s
+    progress = SearchProgress(metric, total, budget, progress_stream)
+    outcome = run_search(
+        checked, plugins, data, run_dir, prepared.backbones, progress, plan.configs if retrain else None
+    )
 
     board = build_leaderboard(
         outcome.trials,
@@ -212,7 +221,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
         "trials": len(outcome.trials),
         "failed_trials": sum(t.status == "failed" for t in outcome.trials),
         "stopped_trials": sum(t.status == "stopped" for t in outcome.trials),
-        "mode": "search",
+        "mode": plan.mode,
+        "mode_reason": plan.reason,
+        "previous_run": plan.previous_run,
+        "data_change": plan.data_change,
+        "recipe_hash": recipe_fingerprint(recipe),
         "duration_s": round(time.perf_counter() - started, 3),
         "timing": {
             "load_s": round(load_s, 3),

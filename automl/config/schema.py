@@ -99,6 +99,18 @@ class SearchConfig:
         default=True,
     )
     ensemble_size: int = _help("Rounds of greedy ensemble selection.", default=25)
+    mode: str = _help(
+        "auto: when the recipe is unchanged since its last run and the data changed by at most "
+        "retrain_max_change, re-evaluate the last run's best configurations on the new data instead of "
+        "searching (retrain); otherwise search. search: always search. retrain: always retrain (needs a "
+        "previous run of this recipe).",
+        default="auto",
+    )
+    retrain_top_k: int = _help("Configurations of the last run that a retrain re-evaluates.", default=5)
+    retrain_max_change: float = _help(
+        "Largest share of examples added or removed since the last run for which auto mode retrains.",
+        default=0.5,
+    )
 
 
 @dataclass

@@ -73,6 +73,11 @@ def _check_ranges(r: Recipe) -> None:
     if s.cpus_per_trial <= 0:
         raise UserError(f"The 'cpus_per_trial' option of search must be a number > 0. Got {s.cpus_per_trial}.")
     _at_least("search", "ensemble_size", s.ensemble_size, 1)
+    if s.mode not in ("auto", "search", "retrain"):
+        raise unknown_name("search.mode", s.mode, ("auto", "search", "retrain"))
+    _at_least("search", "retrain_top_k", s.retrain_top_k, 1)
+    if s.retrain_max_change < 0:
+        raise UserError(f"The 'retrain_max_change' option of search must be a number >= 0. Got {s.retrain_max_change}.")
     if not s.trainers:
         raise UserError("search.trainers: name at least one trainer.")
     _at_least("eval", "cv_folds", r.eval.cv_folds, 2)

@@ -68,21 +68,30 @@ def run_search(
     run_dir: Path,
     backbones: list[str],
     progress: SearchProgress | None = None,
+    configs: list[dict[str, Any]] | None = None,
 ) -> SearchOutcome:
-    """Search trainers x ``backbones`` (those whose embeddings are in ``data``) x hyperparameters."""
+    """Search trainers x ``backbones`` (those whose embeddings are in ``data``) x hyperparameters,
+    or, given ``configs`` (a retrain), evaluate exactly those, to the end and without a budget."""
     recipe = checked.recipe
     s = recipe.search
     n_folds = recipe.eval.cv_folds
-    n = s.max_trials or MAX_CANDIDATES
-    pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones)
-    classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
-    configs = candidate_configs(pairs, checked.spaces, classes, n, recipe.seed)
+    retrain = configs is not None
+    if configs is None:
+        pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones)
+        classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
+        configs = candidate_configs(pairs, checked.spaces, classes, s.max_trials or MAX_CANDIDATES, recipe.seed)
+    else:
+        configs = [
+            c
+            for c in configs
+            if c["trainer"] in s.trainers and (c.get("backbone") is None or c["backbone"] in backbones)
+        ]
     metric = plugins.metrics.get(recipe.eval.metric)
     with ray_session(recipe.ray) as ray_start_s:
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-        use_asha = s.scheduler == "asha" and s.time_budget_s is not None
+        use_asha = s.scheduler == "asha" and s.time_budget_s is not None and not retrain
         scheduler = (
             ASHAScheduler(time_attr="training_iteration", max_t=n_folds, grace_period=1, reduction_factor=3)
             if use_asha
@@ -99,7 +108,7 @@ def run_search(
                 metric="score",
                 mode="max" if metric.greater_is_better else "min",
                 scheduler=scheduler,
-                time_budget_s=s.time_budget_s,
+                time_budget_s=None if retrain else s.time_budget_s,
                 max_concurrent_trials=s.max_concurrent_trials,
                 reuse_actors=True,
             ),

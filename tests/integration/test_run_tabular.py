@@ -117,3 +117,21 @@ def test_cli_run_predict_models_and_the_promotion_gate(tmp_path: Path, shared_da
     assert run_cli("models", "delete", "model=penguins:1", env=env).returncode == 2
     assert run_cli("models", "delete", "model=penguins:2", env=env).returncode == 0
     assert [m["version"] for m in json.loads(run_cli("models", "--json", env=env).stdout)] == [1]
+
+
+def test_a_rerun_on_grown_data_retrains_instead_of_searching(tmp_path: Path, shared_data: Path) -> None:
+    rows = pd.read_csv(shared_data / "penguins" / "penguins.csv")
+    data = tmp_path / "penguins.csv"
+    rows.iloc[: int(len(rows) * 0.9)].to_csv(data, index=False)
+    overrides = {**QUICK, "search.max_trials": 6, "data.path": str(data), "search.retrain_top_k": 3}
+    first = automl.run("penguins", workspace=str(tmp_path), **overrides)
+    assert first["mode"] == "search" and first["trials"] == 6
+    rows.to_csv(data, index=False)  # about 10% more examples
+    second = automl.run("penguins", workspace=str(tmp_path), **overrides)
+    assert second["mode"] == "retrain" and second["previous_run"] == first["run_id"]
+    assert second["trials"] == 3 and 0.05 < second["data_change"] < 0.2
+    assert second["data"]["rows"] == len(rows)
+    third = automl.run("penguins", workspace=str(tmp_path), **{**overrides, "search.mode": "search"})
+    assert third["mode"] == "search" and third["trials"] == 6
+    changed = automl.run("penguins", workspace=str(tmp_path), **{**overrides, "eval.cv_folds": 3})
+    assert changed["mode"] == "search" and "recipe changed" in changed["mode_reason"]

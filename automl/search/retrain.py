@@ -1,0 +1,93 @@
+"""Retraining is not re-searching: decide, from the last run of the same recipe, whether this run
+re-evaluates that run's best configurations on the new data (``retrain``) or searches (``search``).
+
+A retrain happens in ``auto`` mode when the recipe (everything but the workspace) is unchanged and
+the examples changed by at most ``search.retrain_max_change`` (added plus removed, as a share of
+the last run's examples). With the embedding cache, that makes "retrain on every new batch of
+labels" cost the new embeddings and a handful of cheap trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automl.config.schema import Recipe
+from automl.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModePlan:
+    mode: str  # search | retrain
+    reason: str
+    previous_run: str | None = None
+    data_change: float | None = None
+    configs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def recipe_fingerprint(recipe: Recipe) -> str:
+    """What makes two runs "the same recipe": every key but the workspace and the mode switch."""
+    content = dataclasses.asdict(recipe)
+    content.pop("workspace", None)
+    content["search"].pop("mode", None)
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _last_run(workspace: Path, name: str) -> Path | None:
+    runs = sorted((workspace / "runs" / name).glob("*/summary.json"))
+    return runs[-1].parent if runs else None
+
+
+def _previous_configs(run_dir: Path, top_k: int) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    board = pd.read_csv(run_dir / "leaderboard.csv")
+    singles = board[(board["status"] == "completed") & (board["trainer"] != "ensemble")].sort_values("rank")
+    configs = []
+    for _, row in singles.head(top_k).iterrows():
+        backbone = row.get("backbone")
+        configs.append(
+            {
+                "trainer": row["trainer"],
+                "backbone": None if not isinstance(backbone, str) or not backbone else backbone,
+                "params": json.loads(row["params"]),
+            }
+        )
+    return [{"index": i, **c} for i, c in enumerate(configs)]
+
+
+def plan_mode(recipe: Recipe, ids: list[str], workspace: Path) -> ModePlan:
+    s = recipe.search
+    if s.mode == "search":
+        return ModePlan("search", "search.mode=search")
+    previous = _last_run(workspace, recipe.name)
+    if previous is None:
+        if s.mode == "retrain":
+            raise UserError(
+                f"search.mode=retrain: no previous run of '{recipe.name}' in {workspace}; run a search first."
+            )
+        return ModePlan("search", "no previous run of this recipe")
+    summary = json.loads((previous / "summary.json").read_text())
+    import pandas as pd
+
+    before = set(pd.read_parquet(previous / "folds.parquet", columns=["example_id"])["example_id"])
+    now = set(ids)
+    change = len(before ^ now) / max(1, len(before))
+    if s.mode == "auto":
+        if summary.get("recipe_hash") != recipe_fingerprint(recipe):
+            return ModePlan("search", "the recipe changed since the last run", previous.name, change)
+        if change > s.retrain_max_change:
+            return ModePlan(
+                "search", f"the data changed by {change:.0%} > search.retrain_max_change", previous.name, change
+            )
+    configs = _previous_configs(previous, s.retrain_top_k)
+    if not configs:
+        if s.mode == "retrain":
+            raise UserError(f"search.mode=retrain: the last run ({previous.name}) has no completed configuration.")
+        return ModePlan("search", "the last run has no completed configuration", previous.name, change)
+    reason = "search.mode=retrain" if s.mode == "retrain" else f"same recipe, data changed by {change:.1%}"
+    return ModePlan("retrain", reason, previous.name, change, configs)
