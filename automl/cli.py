@@ -22,6 +22,8 @@ commands:
   predict  model=REF input=FILE output=FILE  predict in-process from a saved model
   models   [list | delete model=REF]         versions, metrics and aliases in the workspace
   plugins                                    every registered component
+  weights  fetch backbone=NAME | import backbone=NAME path=FILE
+                                             pretrained weights for offline machines
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -145,12 +147,36 @@ def cmd_plugins(args: Args, sub: list[str]) -> int:
     return 0
 
 
+def cmd_weights(args: Args, sub: list[str]) -> int:
+    from automl.paths import workspace_dir
+    from automl.plugins.manager import get_plugins
+    from automl.weights import fetch_weights, import_weights
+
+    action = sub[0] if sub else ""
+    backbone = args.require("backbone", "the registered backbone name (see automl plugins)")
+    if action == "import":
+        path = args.require("path", "the weights file to import")
+        args.finish("weights import")
+        done = import_weights(get_plugins(), workspace_dir(args.get("workspace")), backbone, path)
+        _emit(args, done, f"imported {done['weights']} for {backbone}")
+    elif action == "fetch":
+        args.finish("weights fetch")
+        done = fetch_weights(get_plugins(), backbone)
+        _emit(args, done, f"{backbone}: weights are in the local cache ({done['identity']})")
+    else:
+        raise UserError(
+            "automl weights: use `weights fetch backbone=NAME` or `weights import backbone=NAME path=FILE`."
+        )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "run": cmd_run,
     "show": cmd_show,
     "predict": cmd_predict,
     "models": cmd_models,
     "plugins": cmd_plugins,
+    "weights": cmd_weights,
 }
 
 
@@ -193,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise unknown_name("command", command_name, COMMANDS)
         sub = [a for a in rest if "=" not in a and not a.startswith("~")]
         args = Args([a for a in rest if a not in sub], "--json" in flags)
-        if sub and command_name != "models":
+        if sub and command_name not in ("models", "weights"):
             raise UserError(f"'{sub[0]}': arguments are key=value (see automl --help).")
         return command(args, sub)
     except AutomlError as err:

@@ -22,6 +22,7 @@ from automl.features.tabular import FeatureSchema
 from automl.features.views import FEATURES_VIEW, RAW_VIEW, EmbeddingView, RawView, TabularView, embedding_frame
 from automl.plugins.components import TrainContext, WeightsUnavailable
 from automl.plugins.manager import Plugins
+from automl.weights import with_imported_weights
 
 
 @dataclass
@@ -61,7 +62,7 @@ def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable,
         spec = plugins.backbones.get(name)
         assert spec.load is not None
         try:
-            embedder = spec.load(checked.backbone_options[name])
+            embedder = spec.load(with_imported_weights(checked.backbone_options[name], workspace, name))
         except WeightsUnavailable as err:
             if r.search.require_weights:
                 raise UserError(f"search.backbones: {name}: {err}") from None
