@@ -35,15 +35,17 @@ def _default_params(space: SearchSpace, config_cls: type, rng: np.random.Generat
     return params
 
 
-def trainer_backbone_pairs(plugins: Plugins, trainers: list[str], backbones: list[str]) -> list[tuple[str, str | None]]:
-    """Each trainer on each backbone when it trains on embeddings; once, with no backbone, when
-    it takes a table's columns or raw inputs."""
+def trainer_backbone_pairs(
+    plugins: Plugins, trainers: list[str], backbones: list[str], tabular: bool = False
+) -> list[tuple[str, str | None]]:
+    """A table's trainers once each. For images and texts: a feature trainer on each available
+    backbone (none when every backbone was skipped), a raw-input trainer once."""
     pairs: list[tuple[str, str | None]] = []
     for name in trainers:
-        if plugins.trainers.get(name).inputs == FEATURES and backbones:
-            pairs += [(name, b) for b in backbones]
-        else:
+        if tabular or plugins.trainers.get(name).inputs != FEATURES:
             pairs.append((name, None))
+        else:
+            pairs += [(name, b) for b in backbones]
     return pairs
 
 

@@ -69,7 +69,7 @@ class SearchProgress:
 
 def last_line(error: Any) -> str:
     lines = [ln.strip() for ln in str(error or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "error"
+    return lines[-1] if lines else "error (see leaderboard.csv)"
 
 
 def tune_callback(progress: SearchProgress) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from automl.config.validate import CheckedRecipe
+from automl.errors import UserError
 from automl.evaluate.cv import TrialData
 from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
@@ -77,9 +78,15 @@ def run_search(
     n_folds = recipe.eval.cv_folds
     retrain = configs is not None
     if configs is None:
-        pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones)
+        tabular = recipe.task.type == "tabular_classification"
+        pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular)
         classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
         configs = candidate_configs(pairs, checked.spaces, classes, s.max_trials or MAX_CANDIDATES, recipe.seed)
+    if not configs:
+        raise UserError(
+            "search: nothing to train: every backbone was skipped and search.trainers has no trainer that "
+            "takes raw inputs; provide backbone weights or add such a trainer (see `automl plugins`)."
+        )
     else:
         configs = [
             c

@@ -93,3 +93,5 @@ def test_feature_trainers_pair_with_each_backbone_raw_trainers_do_not() -> None:
     plugins = build_plugins()
     pairs = trainer_backbone_pairs(plugins, ["linear_probe", "tfidf_linear"], ["b1", "b2"])
     assert pairs == [("linear_probe", "b1"), ("linear_probe", "b2"), ("tfidf_linear", None)]
+    assert trainer_backbone_pairs(plugins, ["linear_probe", "tfidf_linear"], []) == [("tfidf_linear", None)]
+    assert trainer_backbone_pairs(plugins, ["random_forest"], [], tabular=True) == [("random_forest", None)]
