@@ -17,7 +17,7 @@ def checked(recipe: str, *overrides: str):
 def test_every_ready_recipe_composes_and_validates(name: str, shared_data: Path) -> None:
     result = checked(name)
     assert result.recipe.name == name
-    assert Path(result.recipe.data.path).is_file()
+    assert Path(result.recipe.data.path).exists()
 
 
 def test_ready_recipes_include_income_and_a_second_tabular_recipe() -> None:
