@@ -36,6 +36,7 @@ from automl.plugins.components import LoadRequest
 from automl.plugins.manager import Plugins, get_plugins
 from automl.registry.promote import promote_if_better
 from automl.registry.store import ModelStore
+from automl.search.candidates import plan_configs, still_available
 from automl.search.progress import SearchProgress
 from automl.search.retrain import plan_mode, recipe_fingerprint
 from automl.search.tuner import SearchOutcome, run_search
@@ -153,13 +154,22 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     prepared = prepare_views(checked, plugins, table, workspace)
     data = TrialData(prepared.views, prepared.contexts, table.y, folds)
     metric = plugins.metrics.get(recipe.eval.metric)
+    configs = still_available(plan.configs, checked, plugins, prepared.backbones, prepared.tunable)
+    if plan.mode == "retrain" and not configs:
+        reason = "none of the last run's best configurations can train now (a backbone or trainer is missing)"
+        plan = dataclasses.replace(plan, mode="search", reason=reason)
+        print(f"mode: search ({reason})", file=progress_stream or sys.stderr)
     retrain = plan.mode == "retrain"
-    total = len(plan.configs) if retrain else recipe.search.max_trials or 0
+    left_out: list[dict[str, Any]] = []
+    if not retrain:
+        configs, left_out = plan_configs(
+            checked, plugins, prepared.backbones, prepared.tunable, prepared.forward_rates, len(table)
+        )
+    for note in left_out:
+        print(f"note: not trying {note['trainer']} on {note['backbone']}: {note['reason']}", file=sys.stderr)
     budget = None if retrain else recipe.search.time_budget_s
-    progress = SearchProgress(metric, total, budget, progress_stream)
-    outcome = run_search(
-        checked, plugins, data, run_dir, prepared.backbones, progress, plan.configs if retrain else None
-    )
+    progress = SearchProgress(metric, len(configs), budget, progress_stream)
+    outcome = run_search(checked, plugins, data, run_dir, configs, progress, retrain)
 
     board = build_leaderboard(
         outcome.trials,
@@ -220,6 +230,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
         "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
         "trials": len(outcome.trials),
         "failed_trials": sum(t.status == "failed" for t in outcome.trials),
+        "left_out": left_out,
         "stopped_trials": sum(t.status == "stopped" for t in outcome.trials),
         "mode": plan.mode,
         "mode_reason": plan.reason,

@@ -47,6 +47,20 @@ def locate_recipe(recipe: str) -> Path:
 
 ROOT = "_automl_root"
 DEFAULTS = "_automl_defaults"
+# Maps keyed by component names the user chooses: any key under them may be set from the command
+# line (``search.space.finetune.epochs=3``) without Hydra's ``+``; the component's own config
+# checks the keys and values when the recipe is checked.
+OPEN_MAPS = ("search.space", "search.backbone_options", "search.augmenter_options", "data.options")
+
+
+def open_map_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
+    """``KEY=VALUE`` under an open map becomes ``++KEY=VALUE`` (set, adding the key if new)."""
+    out = []
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        plain = not override.startswith(("+", "~")) and "=" in override
+        out.append(f"++{override}" if plain and key.startswith(tuple(m + "." for m in OPEN_MAPS)) else override)
+    return out
 
 
 def _store_root(recipe_stem: str) -> None:
@@ -73,7 +87,7 @@ def compose_config(recipe: str, overrides: list[str] | tuple[str, ...] = ()) -> 
     search_path = f"hydra.searchpath=[file://{conf_dir()}]"
     try:
         with initialize_config_dir(config_dir=str(path.parent), version_base=None):
-            return compose(config_name=ROOT, overrides=[*overrides, search_path])
+            return compose(config_name=ROOT, overrides=[*open_map_overrides(overrides), search_path])
     except (HydraException, OCError) as err:
         message = " ".join(str(err).split())
         missing = re.match(r"Could not override '([^']+)'", message)

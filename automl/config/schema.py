@@ -75,6 +75,15 @@ class SearchConfig:
         "Fail the run when a backbone's pretrained weights cannot be found (default: skip it with a warning).",
         default=False,
     )
+    augmenters: List[str] = _help(
+        "Registered augmenters applied to training images by trainers that fine-tune a backbone, in "
+        "order; [] switches augmentation off.",
+        default_factory=lambda: ["flip", "crop", "color_jitter"],
+    )
+    augmenter_options: Dict[str, Dict[str, Any]] = _help(
+        "Per augmenter, its options (e.g. rotate: {degrees: 10}); see `automl plugins`.",
+        default_factory=dict,
+    )
     space: Dict[str, Dict[str, Any]] = _help(
         "Per trainer, hyperparameter -> fixed value or {uniform|loguniform|int: [lo, hi]} or "
         "{choice: [...]}; the trainer's default space fills what is not given.",

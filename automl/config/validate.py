@@ -18,7 +18,7 @@ from automl.config.errors import config_error
 from automl.config.schema import Recipe
 from automl.config.space import SearchSpace, build_space
 from automl.errors import UserError, unknown_name
-from automl.plugins.components import FEATURES
+from automl.plugins.components import BACKBONE, FEATURES
 from automl.plugins.manager import Plugins
 from automl.plugins.registry import require
 
@@ -37,15 +37,20 @@ class CheckedRecipe:
     loader_options: Any
     spaces: dict[str, SearchSpace]
     backbone_options: dict[str, Any] = field(default_factory=dict)
+    augmenters: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def typed_options(config_cls: type, values: dict[str, Any], key: str) -> Any:
-    """An instance of a component's config dataclass from recipe values, checked by OmegaConf."""
+    """An instance of a component's config dataclass from recipe values, checked by OmegaConf
+    (types) and by the dataclass's own ``__post_init__`` (ranges: a ``ValueError`` there names the
+    option and what it must be)."""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(config_cls), values)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise config_error(err, config_cls, prefix=f"{key}.") from None
+    except ValueError as err:
+        raise UserError(f"{key}: {err}") from None
 
 
 def _at_least(section: str, option: str, value: Any, low: float, kind: str = "an int") -> None:
@@ -116,13 +121,30 @@ def _check_backbones(r: Recipe, plugins: Plugins) -> dict[str, Any]:
             raise UserError(
                 f"search.backbone_options.{name}: '{name}' is not in search.backbones; add it there or remove it."
             )
-    feature_trainers = [t for t in r.search.trainers if plugins.trainers.get(t).inputs == FEATURES]
+    feature_trainers = [t for t in r.search.trainers if plugins.trainers.get(t).inputs in (FEATURES, BACKBONE)]
     if modality and feature_trainers and not r.search.backbones:
         raise UserError(
-            f"search.trainers: {', '.join(feature_trainers)} train on a backbone's embeddings; "
+            f"search.trainers: {', '.join(feature_trainers)} train on a backbone; "
             f"name one in search.backbones (see `automl plugins`) or use trainers that take raw {modality}s."
         )
     return options
+
+
+def _check_augmenters(r: Recipe, plugins: Plugins) -> list[tuple[str, Any]]:
+    """The recipe's augmenters with typed options, when a trainer that fine-tunes will use them."""
+    if not any(plugins.trainers.get(t).inputs == BACKBONE for t in r.search.trainers):
+        return []
+    for name in r.search.augmenter_options:
+        if name not in r.search.augmenters:
+            raise UserError(
+                f"search.augmenter_options.{name}: '{name}' is not in search.augmenters; add it there or remove it."
+            )
+    checked = []
+    for i, name in enumerate(r.search.augmenters):
+        spec = require(plugins.registries["augmenter"], name, f"search.augmenters[{i}]")
+        given = dict(r.search.augmenter_options.get(name, {}))
+        checked.append((name, typed_options(spec.config_cls, given, f"search.augmenter_options.{name}")))
+    return checked
 
 
 def _check_search(r: Recipe, plugins: Plugins) -> dict[str, SearchSpace]:
@@ -158,5 +180,6 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
         require(plugins.registries["exporter"], recipe.deploy.export, "deploy.export")
     spaces = _check_search(recipe, plugins)
     backbone_options = _check_backbones(recipe, plugins)
+    augmenters = _check_augmenters(recipe, plugins)
     options = _check_data(recipe, plugins)
-    return CheckedRecipe(recipe, options, spaces, backbone_options)
+    return CheckedRecipe(recipe, options, spaces, backbone_options, augmenters)

@@ -1,7 +1,8 @@
 """Turn an example table into the views the search trains on.
 
 Tabular: the recipe's columns, coerced by a feature schema. Image and text: the raw inputs, and
-for each backbone its embeddings from the cache (computing only what is new). A backbone whose
+for each backbone its embeddings from the cache (computing only what is new) and, when a trainer
+of the recipe fine-tunes it, the raw inputs with the backbone and the augmenters. A backbone whose
 weights cannot be found is skipped with a warning that says where they were looked for, or fails
 the run when ``search.require_weights`` is set.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,16 @@ from automl.data.table import ExampleTable
 from automl.errors import UserError
 from automl.features.embeddings import embed_cached
 from automl.features.tabular import FeatureSchema
-from automl.features.views import FEATURES_VIEW, RAW_VIEW, EmbeddingView, RawView, TabularView, embedding_frame
-from automl.plugins.components import TrainContext, WeightsUnavailable
+from automl.features.views import (
+    FEATURES_VIEW,
+    RAW_VIEW,
+    EmbeddingView,
+    RawView,
+    TabularView,
+    embedding_frame,
+    view_key,
+)
+from automl.plugins.components import BACKBONE, Embedder, TrainContext, WeightsUnavailable
 from automl.plugins.manager import Plugins
 from automl.weights import with_imported_weights
 
@@ -35,6 +45,32 @@ class Prepared:
     backbones: list[str] = field(default_factory=list)
     skipped_backbones: list[dict[str, str]] = field(default_factory=list)
     embedding: dict[str, dict[str, float]] = field(default_factory=dict)
+    forward_rates: dict[str, float] = field(default_factory=dict)
+    tunable: dict[str, list[str]] = field(default_factory=dict)
+
+
+RATE_SAMPLE = 8  # examples timed to measure a backbone's inference rate when the cache had them all
+
+
+def forward_rate(embedder: Embedder, inputs: list[Any], computed: int, per_second: float) -> float:
+    """Examples per second of ``embedder``: from this run's embedding when it computed enough,
+    else timed on a few examples (their cached vectors are not used for this)."""
+    if computed >= RATE_SAMPLE and per_second > 0:
+        return per_second
+    sample = inputs[:RATE_SAMPLE]
+    started = time.perf_counter()
+    embedder.embed(sample)
+    return len(sample) / max(time.perf_counter() - started, 1e-9)
+
+
+def build_augmenters(checked: CheckedRecipe, plugins: Plugins) -> tuple[Any, ...]:
+    registry = plugins.registries["augmenter"]
+    built = []
+    for name, config in checked.augmenters:
+        factory = registry.get(name).factory
+        assert factory is not None
+        built.append(factory(config))
+    return tuple(built)
 
 
 def _context(
@@ -55,9 +91,10 @@ def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable,
             {FEATURES_VIEW: schema.coerce(table.features)}, {FEATURES_VIEW: ctx}, {FEATURES_VIEW: TabularView(schema)}
         )
     inputs = table.features["input"].tolist()
-    prepared = Prepared(
-        {RAW_VIEW: RawView().transform(inputs)}, {RAW_VIEW: _context(checked, table)}, {RAW_VIEW: RawView()}
-    )
+    raw = RawView().transform(inputs)
+    prepared = Prepared({RAW_VIEW: raw}, {RAW_VIEW: _context(checked, table)}, {RAW_VIEW: RawView()})
+    tuners = [plugins.trainers.get(t) for t in r.search.trainers if plugins.trainers.get(t).inputs == BACKBONE]
+    augmenters = build_augmenters(checked, plugins) if tuners else ()
     for name in r.search.backbones:
         spec = plugins.backbones.get(name)
         assert spec.load is not None
@@ -77,6 +114,16 @@ def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable,
         prepared.view_objects[key] = EmbeddingView(embedder)
         prepared.backbones.append(name)
         prepared.embedding[name] = {**dataclasses.asdict(stats), "per_second": stats.per_second}
+        takers = [t.name for t in tuners if t.accepts_backbone is None or t.accepts_backbone(embedder)]
+        if takers:
+            tune_key = view_key(BACKBONE, name)
+            prepared.views[tune_key] = raw
+            base = _context(checked, table)
+            prepared.contexts[tune_key] = dataclasses.replace(base, backbone=embedder, augmenters=augmenters)
+            prepared.view_objects[tune_key] = RawView()
+            prepared.forward_rates[name] = forward_rate(embedder, inputs, stats.computed, stats.per_second)
+            for trainer in takers:
+                prepared.tunable.setdefault(trainer, []).append(name)
         print(
             f"embedded with {name}: {stats.computed} new, {stats.cached} from the cache"
             + (f" ({stats.per_second:.1f}/s)" if stats.computed else ""),

@@ -2,7 +2,9 @@
 
 A tabular model sees the recipe's columns (coerced by the feature schema); an image or text model
 sees either a backbone's embedding (columns ``e0..eN``) or the raw inputs (texts or image paths)
-as a 1-d object array. Each view is named by a key: ``features``, ``raw`` or ``backbone:NAME``.
+as a 1-d object array. Each view is named by a key: ``features``, ``raw``, ``backbone:NAME``, or
+``tune:NAME`` (the raw inputs, for trainers that fine-tune backbone NAME; its context holds the
+backbone).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from automl.features.tabular import FeatureSchema
-from automl.plugins.components import RAW, Embedder
+from automl.plugins.components import BACKBONE, RAW, Embedder
 
 FEATURES_VIEW = "features"
 RAW_VIEW = "raw"
@@ -22,6 +24,8 @@ RAW_VIEW = "raw"
 def view_key(trainer_inputs: str, backbone: str | None) -> str:
     if trainer_inputs == RAW:
         return RAW_VIEW
+    if trainer_inputs == BACKBONE:
+        return f"tune:{backbone}"
     return f"backbone:{backbone}" if backbone else FEATURES_VIEW
 
 

@@ -64,10 +64,14 @@ class TrainContext:
     numeric_columns: tuple[str, ...] = ()
     categorical_columns: tuple[str, ...] = ()
     n_jobs: int = 1
+    backbone: Any = None
+    augmenters: tuple[Callable[[Any], Any], ...] = ()
 
 
 FEATURES = "features"
 RAW = "raw"
+BACKBONE = "backbone"
+INPUT_KINDS = (FEATURES, RAW, BACKBONE)
 
 
 @dataclass(frozen=True)
@@ -79,14 +83,23 @@ class TrainerSpec(ComponentSpec):
 
     ``inputs`` says what ``fit`` and ``predict_proba`` receive: ``"features"``, a DataFrame of
     numbers and categories (a table's columns, or a backbone's embedding as columns ``e0..eN``,
-    so the search pairs the trainer with every backbone); or ``"raw"``, a 1-d object array of the
-    examples themselves (texts, or image file paths), for trainers that need no backbone.
+    so the search pairs the trainer with every backbone); ``"raw"``, a 1-d object array of the
+    examples themselves (texts, or image file paths), for trainers that need no backbone; or
+    ``"backbone"``, the raw examples with the loaded backbone in ``TrainContext.backbone``, for
+    trainers that update the backbone itself (fine-tuning). Those are paired with every backbone
+    that ``accepts_backbone`` takes, and get the recipe's augmenters in ``TrainContext.augmenters``.
+
+    ``cost(config, n_examples, forward_per_second)`` estimates the seconds of one ``fit`` on
+    ``n_examples`` given the backbone's measured inference rate; with a time budget the search
+    leaves out configurations that would not fit in it, and says so.
     """
 
     build: Callable[[Any, TrainContext], Estimator] | None = None
     tasks: tuple[str, ...] = ("tabular_classification",)
     default_space: Mapping[str, Any] = field(default_factory=dict)
     inputs: str = FEATURES
+    accepts_backbone: Callable[[Embedder], bool] | None = None
+    cost: Callable[[Any, int, float], float] | None = None
 
 
 # --- backbones ------------------------------------------------------------------------------

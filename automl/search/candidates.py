@@ -13,10 +13,14 @@ from typing import Any
 import numpy as np
 
 from automl.config.space import Fixed, SearchSpace
-from automl.plugins.components import FEATURES
+from automl.config.validate import CheckedRecipe, typed_options
+from automl.plugins.components import BACKBONE, FEATURES
 from automl.plugins.manager import Plugins
 
 MAX_CANDIDATES = 1000
+# A configuration that fine-tunes a backbone is tried only when its estimated cross-validation
+# time fits in this share of the search budget, leaving the rest for the cheap heads.
+COSTLY_SHARE = 0.5
 
 
 def _default_params(space: SearchSpace, config_cls: type, rng: np.random.Generator) -> dict[str, Any]:
@@ -36,17 +40,65 @@ def _default_params(space: SearchSpace, config_cls: type, rng: np.random.Generat
 
 
 def trainer_backbone_pairs(
-    plugins: Plugins, trainers: list[str], backbones: list[str], tabular: bool = False
+    plugins: Plugins,
+    trainers: list[str],
+    backbones: list[str],
+    tabular: bool = False,
+    tunable: Mapping[str, list[str]] | None = None,
 ) -> list[tuple[str, str | None]]:
     """A table's trainers once each. For images and texts: a feature trainer on each available
-    backbone (none when every backbone was skipped), a raw-input trainer once."""
+    backbone (none when every backbone was skipped), a fine-tuning trainer on each backbone it
+    takes (``tunable``), a raw-input trainer once."""
     pairs: list[tuple[str, str | None]] = []
     for name in trainers:
-        if tabular or plugins.trainers.get(name).inputs != FEATURES:
+        inputs = plugins.trainers.get(name).inputs
+        if tabular or inputs not in (FEATURES, BACKBONE):
             pairs.append((name, None))
-        else:
+        elif inputs == FEATURES:
             pairs += [(name, b) for b in backbones]
+        else:
+            pairs += [(name, b) for b in (tunable or {}).get(name, []) if b in backbones]
     return pairs
+
+
+def affordable(
+    configs: list[dict[str, Any]],
+    plugins: Plugins,
+    budget_s: float | None,
+    n_train: int,
+    n_folds: int,
+    forward_rates: Mapping[str, float],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The configs whose estimated cross-validation time fits ``COSTLY_SHARE`` of the budget
+    (trainers without a cost estimate always fit), renumbered; and one note per (trainer, backbone)
+    with configs left out, with the cheapest estimate."""
+    if budget_s is None:
+        return configs, []
+    kept: list[dict[str, Any]] = []
+    dropped: dict[tuple[str, str | None], float] = {}
+    for c in configs:
+        trainer = plugins.trainers.get(c["trainer"])
+        rate = forward_rates.get(c.get("backbone") or "", 0.0)
+        if trainer.cost is None or rate <= 0:
+            kept.append(c)
+            continue
+        config = typed_options(trainer.config_cls, c["params"], f"search.space.{trainer.name}")
+        seconds = trainer.cost(config, n_train, rate) * n_folds
+        if seconds <= COSTLY_SHARE * budget_s:
+            kept.append(c)
+        else:
+            key = (c["trainer"], c.get("backbone"))
+            dropped[key] = min(seconds, dropped.get(key, float("inf")))
+    notes = [
+        {
+            "trainer": t,
+            "backbone": b,
+            "reason": f"needs about {s:.0f} s for {n_folds} folds, more than {COSTLY_SHARE:.0%} of "
+            f"search.time_budget_s={budget_s:g}; raise the budget to try it",
+        }
+        for (t, b), s in dropped.items()
+    ]
+    return [{**c, "index": i} for i, c in enumerate(kept)], notes
 
 
 def candidate_configs(
@@ -73,3 +125,39 @@ def candidate_configs(
             configs.append({"index": len(configs), "trainer": name, "backbone": backbone, "params": params})
         round_ += 1
     return configs
+
+
+def plan_configs(
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    backbones: list[str],
+    tunable: Mapping[str, list[str]],
+    forward_rates: Mapping[str, float],
+    n_rows: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The configs a search tries (at most ``search.max_trials``), and notes on those left out."""
+    r = checked.recipe
+    s = r.search
+    tabular = r.task.type == "tabular_classification"
+    pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular, tunable)
+    classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
+    configs = candidate_configs(pairs, checked.spaces, classes, MAX_CANDIDATES, r.seed)
+    n_folds = r.eval.cv_folds
+    n_train = n_rows * (n_folds - 1) // n_folds
+    kept, notes = affordable(configs, plugins, s.time_budget_s, n_train, n_folds, forward_rates)
+    return kept[: s.max_trials or MAX_CANDIDATES], notes
+
+
+def still_available(
+    configs: list[dict[str, Any]],
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    backbones: list[str],
+    tunable: Mapping[str, list[str]],
+) -> list[dict[str, Any]]:
+    """A retrain's configs whose trainer is still in the recipe and whose backbone loaded, renumbered."""
+    r = checked.recipe
+    tabular = r.task.type == "tabular_classification"
+    pairs = set(trainer_backbone_pairs(plugins, list(r.search.trainers), backbones, tabular, tunable))
+    kept = [c for c in configs if (c["trainer"], c.get("backbone")) in pairs]
+    return [{**c, "index": i} for i, c in enumerate(kept)]

@@ -16,7 +16,6 @@ from automl.errors import UserError
 from automl.evaluate.cv import TrialData
 from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
-from automl.search.candidates import MAX_CANDIDATES, candidate_configs, trainer_backbone_pairs
 from automl.search.progress import SearchProgress, last_line, tune_callback
 from automl.search.ray_session import ray_session
 from automl.search.trial import OOF_FILE, cv_trial
@@ -67,32 +66,20 @@ def run_search(
     plugins: Plugins,
     data: TrialData,
     run_dir: Path,
-    backbones: list[str],
+    configs: list[dict[str, Any]],
     progress: SearchProgress | None = None,
-    configs: list[dict[str, Any]] | None = None,
+    retrain: bool = False,
 ) -> SearchOutcome:
-    """Search trainers x ``backbones`` (those whose embeddings are in ``data``) x hyperparameters,
-    or, given ``configs`` (a retrain), evaluate exactly those, to the end and without a budget."""
+    """Cross-validate ``configs`` within the search budget, or, for a retrain, every one of them
+    to the end and without a budget."""
     recipe = checked.recipe
     s = recipe.search
     n_folds = recipe.eval.cv_folds
-    retrain = configs is not None
-    if configs is None:
-        tabular = recipe.task.type == "tabular_classification"
-        pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular)
-        classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
-        configs = candidate_configs(pairs, checked.spaces, classes, s.max_trials or MAX_CANDIDATES, recipe.seed)
     if not configs:
         raise UserError(
             "search: nothing to train: every backbone was skipped and search.trainers has no trainer that "
             "takes raw inputs; provide backbone weights or add such a trainer (see `automl plugins`)."
         )
-    else:
-        configs = [
-            c
-            for c in configs
-            if c["trainer"] in s.trainers and (c.get("backbone") is None or c["backbone"] in backbones)
-        ]
     metric = plugins.metrics.get(recipe.eval.metric)
     with ray_session(recipe.ray) as ray_start_s:
         from ray import tune

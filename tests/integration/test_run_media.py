@@ -127,3 +127,62 @@ def test_pretrained_backbones_without_weights_are_skipped_or_fail_when_required(
         *args, "search.require_weights=true", env={**OFFLINE, "HF_HOME": str(tmp_path / "empty-hf-home")}
     )
     assert required.returncode == 2 and "resnet50" in required.stderr
+
+
+def _subset(source: Path, target: Path, per_label: int) -> Path:
+    """A smaller copy of an image-folder dataset, as symbolic links."""
+    for label_dir in sorted(p for p in source.iterdir() if p.is_dir()):
+        (target / label_dir.name).mkdir(parents=True)
+        for image in sorted(label_dir.iterdir())[:per_label]:
+            (target / label_dir.name / image.name).symlink_to(image)
+    return target
+
+
+def test_fine_tuning_runs_when_the_budget_allows_and_is_left_out_when_not(
+    tmp_path: Path, shared_data: Path, resnet18_weights: Path
+) -> None:
+    photos = _subset(shared_data / "dog_vs_not_cifar10", tmp_path / "photos", 60)
+    common = [
+        "run",
+        "recipe=dog_classifier",
+        f"data.path={photos}",
+        "search.backbones=[resnet18]",
+        f"search.backbone_options.resnet18.weights={resnet18_weights}",
+        f"workspace={tmp_path / 'ws'}",
+        "eval.cv_folds=3",
+        "search.mode=search",
+        "--json",
+    ]
+    # At 224 px, fine-tuning 80 images for 3+ epochs on 3 folds needs far more than half of 10 s.
+    tight = run_cli(*common, "search.trainers=[linear_probe,finetune]", "search.time_budget_s=10", env=OFFLINE)
+    assert tight.returncode in (0, 3), tight.stderr
+    summary = json.loads(tight.stdout)
+    assert [(n["trainer"], n["backbone"]) for n in summary["left_out"]] == [("finetune", "resnet18")]
+    assert "raise the budget" in summary["left_out"][0]["reason"]
+    assert "note: not trying finetune on resnet18" in tight.stderr
+    assert summary["best"]["trainer"] == "linear_probe"
+
+    tuned = run_cli(
+        *common,
+        "search.trainers=[finetune]",
+        "search.space.finetune={image_size: 32, epochs: 2, train: last}",
+        "search.augmenters=[flip,noise]",
+        "search.time_budget_s=null",
+        "search.max_trials=1",
+        env=OFFLINE,
+    )
+    assert tuned.returncode in (0, 3), tuned.stderr
+    summary = json.loads(tuned.stdout)
+    assert summary["best"]["trainer"] == "finetune" and summary["best"]["backbone"] == "resnet18"
+    assert summary["failed_trials"] == 0 and summary["left_out"] == []
+
+    out = tmp_path / "pred.csv"
+    pred = run_cli(
+        "predict",
+        "model=dog_classifier",
+        f"input={photos / 'DogPresent'}",
+        f"output={out}",
+        f"workspace={tmp_path / 'ws'}",
+    )
+    assert pred.returncode == 0, pred.stderr
+    assert len(pd.read_csv(out)) == 60

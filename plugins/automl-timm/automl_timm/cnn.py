@@ -63,7 +63,7 @@ def _augment(batch: torch.Tensor, gen: torch.Generator, pad: int) -> torch.Tenso
     return torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
 
 
-def _lr_factor(step: int, total: int) -> float:
+def lr_factor(step: int, total: int) -> float:
     """Linear warm-up over the first 10% of the steps, then cosine decay to zero."""
     warmup = max(1, total // 10)
     if step < warmup:
@@ -72,7 +72,7 @@ def _lr_factor(step: int, total: int) -> float:
 
 
 @contextmanager
-def _threads(n: int) -> Iterator[None]:
+def torch_threads(n: int) -> Iterator[None]:
     previous = torch.get_num_threads()
     torch.set_num_threads(max(1, n))
     try:
@@ -121,7 +121,7 @@ class ScratchCNNClassifier(ClassifierMixin, BaseEstimator):
         self.std_ = pixels.std(dim=(0, 2, 3)).clamp_min(1e-3).reshape(1, 3, 1, 1)
         targets = torch.from_numpy(y)
         gen = torch.Generator().manual_seed(self.seed)
-        with _threads(self.n_jobs), torch.random.fork_rng(devices=[]):
+        with torch_threads(self.n_jobs), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             model = SmallCNN(k, self.width)
             self._train(model, images, targets, gen)
@@ -146,7 +146,7 @@ class ScratchCNNClassifier(ClassifierMixin, BaseEstimator):
                     x = _augment(x, gen, pad)
                 loss = F.cross_entropy(model(x), targets[idx], label_smoothing=0.05)
                 for group in optimizer.param_groups:
-                    group["lr"] = self.lr * _lr_factor(step, total)
+                    group["lr"] = self.lr * lr_factor(step, total)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -169,7 +169,7 @@ class ScratchCNNClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         images = decode_images(X, self.image_size)
         out = []
-        with _threads(self.n_jobs), torch.inference_mode():
+        with torch_threads(self.n_jobs), torch.inference_mode():
             self.model_.eval()
             for start in range(0, len(images), 256):
                 logits = self.model_(self._normalise(images[start : start + 256]))

@@ -25,6 +25,13 @@ class TimmBackboneConfig:
     batch_size: int = 32
     num_threads: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        """Ranges, checked when the recipe is (``typed_options`` reports the ValueError by key)."""
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1. Got {self.batch_size}.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be an int >= 1 or null (every core). Got {self.num_threads}.")
+
 
 @dataclass
 class FlipConfig:
@@ -87,3 +94,36 @@ class ScratchCnnConfig:
     augment: bool = True
     weight_decay: float = 5e-4
     width: int = 32
+
+
+@dataclass
+class FinetuneConfig:
+    """Hyperparameters of backbone fine-tuning (``search.space.finetune``).
+
+    ``train``: ``last`` updates the backbone's last stage and the new head, ``all`` every layer.
+    The head learns at ``lr``, the backbone at ``lr * backbone_lr_scale``. ``image_size`` null: the
+    backbone's own input size. ``augment`` applies the recipe's ``search.augmenters``. Training
+    stops early when the loss on a ``holdout`` share of the training images has not improved for
+    ``patience`` epochs.
+    """
+
+    train: str = "last"
+    epochs: int = 6
+    lr: float = 1e-3
+    backbone_lr_scale: float = 0.1
+    batch_size: int = 32
+    image_size: Optional[int] = None
+    augment: bool = True
+    patience: int = 2
+    holdout: float = 0.15
+    weight_decay: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.train not in ("last", "all"):
+            raise ValueError(f"train must be 'last' or 'all'. Got {self.train!r}.")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
+            raise ValueError("epochs and batch_size must be >= 1 and patience >= 0.")
+        if not 0 <= self.holdout < 0.5:
+            raise ValueError(f"holdout must be in [0, 0.5). Got {self.holdout}.")
+        if self.image_size is not None and self.image_size < 32:
+            raise ValueError(f"image_size must be >= 32 or null. Got {self.image_size}.")

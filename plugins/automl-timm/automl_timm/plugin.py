@@ -1,4 +1,5 @@
-"""Registers timm image backbones, Pillow image augmenters and the ``scratch_cnn`` trainer.
+"""Registers timm image backbones, Pillow image augmenters and the ``scratch_cnn`` and ``finetune``
+trainers.
 
 Nothing heavy is imported here (``automl plugins`` imports this module): torch, timm and Pillow
 are imported inside the functions that load a backbone, build an augmenter or build a trainer.
@@ -11,10 +12,11 @@ from functools import partial
 from typing import Any
 
 from automl.plugins import BackboneSpec, ComponentSpec, TrainContext, TrainerSpec, hookimpl
-from automl.plugins.components import RAW
+from automl.plugins.components import BACKBONE, RAW, Embedder
 from automl_timm.configs import (
     ColorJitterConfig,
     CropConfig,
+    FinetuneConfig,
     FlipConfig,
     NoiseConfig,
     RotateConfig,
@@ -64,6 +66,39 @@ def build_scratch_cnn(cfg: ScratchCnnConfig, ctx: TrainContext) -> Any:
     )
 
 
+def build_finetune(cfg: FinetuneConfig, ctx: TrainContext) -> Any:
+    from automl_timm.finetune import FinetuneClassifier
+
+    return FinetuneClassifier(
+        embedder=ctx.backbone,
+        n_classes=ctx.n_classes,
+        train=cfg.train,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        backbone_lr_scale=cfg.backbone_lr_scale,
+        batch_size=cfg.batch_size,
+        image_size=cfg.image_size,
+        augment=cfg.augment,
+        augmenters=ctx.augmenters,
+        patience=cfg.patience,
+        holdout=cfg.holdout,
+        weight_decay=cfg.weight_decay,
+        seed=ctx.seed,
+        n_jobs=ctx.n_jobs,
+    )
+
+
+def is_timm_backbone(embedder: Embedder) -> bool:
+    """``finetune`` takes the backbones of this plugin (their identity starts with ``timm:``)."""
+    return str(getattr(embedder, "identity", "")).startswith("timm:")
+
+
+def finetune_seconds(cfg: FinetuneConfig, n_examples: int, forward_per_second: float) -> float:
+    from automl_timm.finetune import finetune_cost
+
+    return finetune_cost(cfg.train, cfg.epochs, cfg.image_size, n_examples, forward_per_second)
+
+
 @hookimpl
 def register_backbones(register: Callable[[BackboneSpec], None]) -> None:
     for name, description in BACKBONES.items():
@@ -109,5 +144,23 @@ def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
                 "image_size": {"choice": [48, 64]},
             },
             description="A small CNN trained from scratch on the raw images; needs no weights.",
+        )
+    )
+    register(
+        TrainerSpec(
+            name="finetune",
+            config_cls=FinetuneConfig,
+            build=build_finetune,
+            tasks=("image_classification",),
+            inputs=BACKBONE,
+            accepts_backbone=is_timm_backbone,
+            cost=finetune_seconds,
+            default_space={
+                "train": {"choice": ["last", "all"]},
+                "lr": {"loguniform": [3e-4, 3e-3]},
+                "epochs": {"int": [3, 10]},
+            },
+            description="Fine-tunes a timm backbone (last stage or all of it) with a new head, the recipe's "
+            "augmenters and early stopping; tried only when the time budget allows.",
         )
     )

