@@ -4,7 +4,7 @@ setup:
 	bash scripts/install
 
 demo: setup
-	.venv/bin/automl run recipe=income
+	.venv/bin/automl run recipe=dog_classifier
 
 test:
 	bash scripts/test

@@ -5,28 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from automl.data.files import read_table
 from automl.data.images import is_image_file
 from automl.data.table import PROBA_PREFIX
 from automl.errors import UserError
 from automl.predictor import Predictor, load
 
-READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".jsonl": "read_json"}
 WRITERS = {".csv": "to_csv", ".parquet": "to_parquet"}
-
-
-def read_inputs(path: Path) -> Any:
-    import pandas as pd
-
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise UserError(f"input={path}: use a .csv, .parquet or .jsonl file.")
-    if not path.is_file():
-        raise UserError(f"input={path}: no such file.")
-    kwargs: dict[str, Any] = {"lines": True} if reader == "read_json" else {}
-    try:
-        return getattr(pd, reader)(path, **kwargs)
-    except (ValueError, pd.errors.ParserError, OSError) as err:
-        raise UserError(f"input={path}: cannot read it: {str(err).splitlines()[0]}") from None
 
 
 def _media_inputs(predictor: Predictor, path: Path) -> list[str]:
@@ -37,7 +22,7 @@ def _media_inputs(predictor: Predictor, path: Path) -> list[str]:
             raise UserError(f"input={path}: no image files in that folder.")
         return images
     column = predictor.meta.get("input_column") or ("text" if predictor.task == "text_classification" else "image")
-    frame = read_inputs(path)
+    frame = read_table(path, "input")
     if column not in frame.columns:
         raise UserError(f"input={path}: no column '{column}' (the model reads its inputs from it).")
     values = frame[column].tolist()
@@ -55,7 +40,8 @@ def predict_file(ref: str, input_path: str, output_path: str, workspace: str | N
     source = Path(input_path)
     if not source.exists():
         raise UserError(f"input={input_path}: no such file or folder.")
-    inputs = read_inputs(source) if predictor.task == "tabular_classification" else _media_inputs(predictor, source)
+    tabular = predictor.task == "tabular_classification"
+    inputs = read_table(source, "input") if tabular else _media_inputs(predictor, source)
     proba = predictor.predict_proba(inputs)
     result = proba.rename(columns={c: f"{PROBA_PREFIX}{c}" for c in proba.columns}).reset_index(drop=True)
     result.insert(0, "predicted", predictor.predict(inputs))

@@ -42,8 +42,13 @@ def read_meta(folder: Path) -> dict[str, Any]:
 def read_model(folder: Path) -> Any:
     import joblib
 
-    read_meta(folder)
+    meta = read_meta(folder)
     try:
+        if meta.get("task") in ("image_classification", "text_classification"):
+            # Their networks unpickle timm / transformers classes, which import torchvision.
+            from automl.torch_compat import ensure_torchvision_importable
+
+            ensure_torchvision_importable()
         return joblib.load(folder / MODEL_FILE)
     except ModuleNotFoundError as err:
         raise UserError(

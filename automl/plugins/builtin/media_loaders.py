@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from automl.data.content_id import bytes_content_id
+from automl.data.files import read_table
 from automl.data.images import UnreadableImage, is_image_file, open_rgb
 from automl.errors import UserError, did_you_mean
 from automl.plugins.components import LoaderSpec, LoadRequest, LoadResult
 from automl.plugins.markers import hookimpl
-
-TABLE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".jsonl": "read_json", ".json": "read_json"}
 
 
 @dataclass
@@ -25,19 +24,6 @@ class ImageFolderOptions:
 @dataclass
 class TableOptions:
     pass
-
-
-def _read_table(path: Path) -> Any:
-    import pandas as pd
-
-    reader = TABLE_READERS.get(path.suffix.lower())
-    if reader is None:
-        raise UserError(f"data.path: {path} is not a .csv, .parquet or .jsonl file.")
-    kwargs: dict[str, Any] = {"lines": True} if reader == "read_json" else {}
-    try:
-        return getattr(pd, reader)(path, **kwargs)
-    except (ValueError, OSError, pd.errors.ParserError) as err:
-        raise UserError(f"data.path: cannot read {path}: {str(err).splitlines()[0]}") from None
 
 
 def _column(frame: Any, name: str, key: str) -> Any:
@@ -85,7 +71,7 @@ def load_image_folder(request: LoadRequest) -> LoadResult:
 
 def load_image_table(request: LoadRequest) -> LoadResult:
     path = Path(str(request.path))
-    frame = _read_table(path)
+    frame = read_table(path, "data.path")
     paths = _column(frame, request.image_column or "image", "data.image_column")
     labels = _column(frame, str(request.target), "data.target")
     pairs = [
@@ -99,7 +85,7 @@ def load_text_table(request: LoadRequest) -> LoadResult:
     import pandas as pd
 
     path = Path(str(request.path))
-    frame = _read_table(path)
+    frame = read_table(path, "data.path")
     texts = _column(frame, request.text_column or "text", "data.text_column")
     labels = _column(frame, str(request.target), "data.target")
     keep, bad = [], []

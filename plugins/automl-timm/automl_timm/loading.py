@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
+from automl import hf_hub as hub
 from automl.plugins.components import WeightsUnavailable
-from automl_timm import hub
 from automl_timm.configs import TimmBackboneConfig
 from automl_timm.embedder import TimmEmbedder, timm
 

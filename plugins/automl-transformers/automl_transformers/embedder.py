@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from automl.hf_hub import offline_mode
 from automl.plugins import WeightsUnavailable
 from automl.torch_compat import ensure_torchvision_importable
 from automl_transformers.model_dir import model_digest
 
 ensure_torchvision_importable()
 
-import huggingface_hub.constants as hub_constants  # noqa: E402  (after the torchvision fix)
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
@@ -42,22 +42,6 @@ def quiet() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def offline() -> Iterator[None]:
-    """``HF_HUB_OFFLINE=1`` while loading, without leaving the rest of the process (timm) offline."""
-    env, constant = os.environ.get("HF_HUB_OFFLINE"), hub_constants.HF_HUB_OFFLINE
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    hub_constants.HF_HUB_OFFLINE = True  # huggingface_hub reads the variable once, at import
-    try:
-        yield
-    finally:
-        hub_constants.HF_HUB_OFFLINE = constant
-        if env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = env
 
 
 def available_cores() -> int:
@@ -146,7 +130,7 @@ def load_embedder(
     when the directory does not hold a model transformers can load.
     """
     try:
-        with offline(), quiet():
+        with offline_mode(), quiet():
             tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             model = AutoModel.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32)
     except (OSError, ValueError, KeyError) as err:

@@ -1,5 +1,6 @@
 """Reaching the Hugging Face hub without ever hanging: a bounded reachability probe, and an
-offline mode that makes timm (through huggingface_hub) look only in the local cache."""
+offline mode that makes huggingface_hub (under timm and transformers) look only in the local
+cache. Shared by the first-party backbone plugins; huggingface_hub is imported only when used."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
         except OSError:
             result.append(False)
 
-    worker = threading.Thread(target=probe, name="automl-timm-hub-probe", daemon=True)
+    worker = threading.Thread(target=probe, name="automl-hub-probe", daemon=True)
     worker.start()
     worker.join(timeout)
     return bool(result and result[0])
