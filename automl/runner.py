@@ -190,7 +190,10 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     importance_s = time.perf_counter() - importance_started
 
     store = ModelStore(workspace)
-    distributions = sorted({plugins.trainers.entry(m.trainer).distribution for m in winner.members})
+    distributions = sorted(
+        {plugins.trainers.entry(m.trainer).distribution for m in winner.members}
+        | {plugins.backbones.entry(m.backbone).distribution for m in winner.members if m.backbone}
+    )
     lineage = {
         "recipe": dataclasses.asdict(recipe),
         "run_id": run_id,
