@@ -65,14 +65,10 @@ def time_command(cmd: list[str], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        proc = subprocess.run(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         elapsed = time.perf_counter() - started
         if proc.returncode != 0:
-            raise SystemExit(
-                f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}"
-            )
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
         times.append(elapsed)
     return times
 
@@ -93,12 +89,8 @@ def heavy_imports() -> tuple[list[str], int, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "-n", "--repeats", type=int, default=10, help="runs per command (default 10)"
-    )
-    parser.add_argument(
-        "--limit", type=float, default=1.0, help="seconds a median must stay under (default 1.0)"
-    )
+    parser.add_argument("-n", "--repeats", type=int, default=10, help="runs per command (default 10)")
+    parser.add_argument("--limit", type=float, default=1.0, help="seconds a median must stay under (default 1.0)")
     args = parser.parse_args()
 
     # First, before anything else is imported here: the in-process import check.
@@ -113,10 +105,7 @@ def main() -> int:
     }
     for cmd in commands.values():  # one untimed run each: warm the OS file cache
         time_command(cmd, 1)
-    print(
-        f"automl CLI start-up, {args.repeats} repeats each "
-        f"({os.cpu_count()} CPUs; {' '.join(automl)})"
-    )
+    print(f"automl CLI start-up, {args.repeats} repeats each ({os.cpu_count()} CPUs; {' '.join(automl)})")
     print(f"{'command':<18} {'median s':>9} {'min s':>9} {'max s':>9}")
     failed = False
     for name, cmd in commands.items():
@@ -131,8 +120,7 @@ def main() -> int:
 
     print()
     print(
-        f"in-process: import automl.cli + build the plugin registry ({n_entries} components) "
-        f"took {in_process_s:.3f} s"
+        f"in-process: import automl.cli + build the plugin registry ({n_entries} components) took {in_process_s:.3f} s"
     )
     if preloaded:
         print(f"  (already imported before the check: {', '.join(preloaded)})")

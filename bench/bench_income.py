@@ -105,8 +105,7 @@ def machine_state(wait_idle_s: float, phase: str) -> dict[str, Any]:
         busy = cpu_busy()
     if busy is not None and busy > 0.15:
         print(
-            f"[{phase}] warning: other processes use {busy:.0%} of the CPUs; "
-            "times will be inflated",
+            f"[{phase}] warning: other processes use {busy:.0%} of the CPUs; times will be inflated",
             flush=True,
         )
     return {
@@ -173,10 +172,7 @@ def oof_fold_aucs(oof: pd.DataFrame, positive: str) -> list[float]:
     from sklearn.metrics import roc_auc_score
 
     col = f"proba_{positive}"  # automl.predictor.PROBA_PREFIX + class
-    return [
-        float(roc_auc_score(g["label"] == positive, g[col]))
-        for _, g in oof.groupby("fold", sort=True)
-    ]
+    return [float(roc_auc_score(g["label"] == positive, g[col])) for _, g in oof.groupby("fold", sort=True)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,9 +185,7 @@ def load_frame(recipe_yaml: str) -> tuple[pd.DataFrame, np.ndarray, list[str], d
     import yaml
 
     data = yaml.safe_load(recipe_yaml)["data"]
-    frame = pd.read_csv(
-        data["path"], na_values=NA_VALUES, keep_default_na=True, skipinitialspace=True
-    )
+    frame = pd.read_csv(data["path"], na_values=NA_VALUES, keep_default_na=True, skipinitialspace=True)
     labels = frame.pop(data["target"]).astype(str).to_numpy()
     X = frame.drop(columns=list(data.get("drop") or []))
     if data.get("features"):
@@ -231,9 +225,7 @@ def hgb_baseline(X: pd.DataFrame, y: np.ndarray, folds: np.ndarray, seed: int) -
     scores = []
     for k in range(int(folds.max()) + 1):
         train, valid = folds != k, folds == k
-        encoder = OrdinalEncoder(
-            handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
-        )
+        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
         features = ColumnTransformer(
             [("cat", encoder, categorical), ("num", "passthrough", numeric)],
             verbose_feature_names_out=False,
@@ -269,9 +261,7 @@ def flaml_automl() -> type:
     return AutoML
 
 
-def flaml_baseline(
-    X: pd.DataFrame, y: np.ndarray, folds: np.ndarray, budget: float, seed: int
-) -> dict[str, Any]:
+def flaml_baseline(X: pd.DataFrame, y: np.ndarray, folds: np.ndarray, budget: float, seed: int) -> dict[str, Any]:
     import warnings
 
     from sklearn.model_selection import PredefinedSplit
@@ -299,10 +289,7 @@ def flaml_baseline(
         "auc": float(1.0 - automl.best_loss),  # FLAML's roc_auc loss is 1 - mean fold AUC
         "wall_s": wall_s,
         "best_estimator": automl.best_estimator,
-        "best_config": {
-            k: (v.item() if hasattr(v, "item") else v)
-            for k, v in (automl.best_config or {}).items()
-        },
+        "best_config": {k: (v.item() if hasattr(v, "item") else v) for k, v in (automl.best_config or {}).items()},
         "n_splits": splitter.get_n_splits(),
     }
 
@@ -395,9 +382,7 @@ def version(dist: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="automl vs HGB vs FLAML on the income recipe.")
-    parser.add_argument(
-        "--repeats", type=int, default=1, help="times to run everything (default 1); medians shown"
-    )
+    parser.add_argument("--repeats", type=int, default=1, help="times to run everything (default 1); medians shown")
     parser.add_argument(
         "--budget",
         type=float,
@@ -405,12 +390,8 @@ def main() -> int:
         help="search budget in seconds for automl and FLAML (default 60)",
     )
     parser.add_argument("--skip-flaml", action="store_true", help="leave FLAML out")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="recipe seed: fixes the folds (default 0)"
-    )
-    parser.add_argument(
-        "--recipe", default="income", help="ready recipe name or file (default income)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="recipe seed: fixes the folds (default 0)")
+    parser.add_argument("--recipe", default="income", help="ready recipe name or file (default income)")
     parser.add_argument(
         "--cpus",
         type=int,
@@ -426,9 +407,7 @@ def main() -> int:
         help="before each step, wait up to S seconds until other processes use under "
         "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
     )
-    parser.add_argument(
-        "--keep-runs", type=Path, default=None, help="copy each automl run folder here"
-    )
+    parser.add_argument("--keep-runs", type=Path, default=None, help="copy each automl run folder here")
     args = parser.parse_args()
     if not args.skip_flaml:
         flaml_automl()  # fail now, not after the automl run
@@ -462,10 +441,7 @@ def main() -> int:
 
     label = "median of " + str(args.repeats) if args.repeats > 1 else "1 run"
     print()
-    print(
-        f"income recipe, budget {args.budget:g} s, seed {args.seed}, "
-        f"{os.cpu_count()} CPUs ({label})"
-    )
+    print(f"income recipe, budget {args.budget:g} s, seed {args.seed}, {os.cpu_count()} CPUs ({label})")
     print(f"{'system':<10} {'ROC AUC':>8} {'wall s':>8}  notes")
     best = repeats[0]["automl"]["best"]["trainer"] if args.repeats == 1 else "see JSON"
     print(
@@ -473,10 +449,7 @@ def main() -> int:
         f"{a['trials']:g} trials, summary duration {a['duration_s']:.1f} s"
     )
     h = med["hgb"]
-    print(
-        f"{'hgb':<10} {h['auc']:>8.4f} {h['wall_s']:>8.1f}  "
-        "default HistGradientBoostingClassifier, same 5 folds"
-    )
+    print(f"{'hgb':<10} {h['auc']:>8.4f} {h['wall_s']:>8.1f}  default HistGradientBoostingClassifier, same 5 folds")
     if not args.skip_flaml:
         f = med["flaml"]
         est = repeats[0]["flaml"]["best_estimator"] if args.repeats == 1 else "see JSON"
@@ -507,9 +480,7 @@ def main() -> int:
         f"registration, files): {rest:.1f} s; outside the run (interpreter, imports, Hydra): "
         f"{a['outside_run_s']:.1f} s"
     )
-    print(
-        f"Ray start-up: {a['ray_start_s']:.2f} s (ray.init, from the summary's timing.ray_start_s)"
-    )
+    print(f"Ray start-up: {a['ray_start_s']:.2f} s (ray.init, from the summary's timing.ray_start_s)")
     if a["per_trial_overhead_s"] is not None:
         print(
             f"Ray per-trial overhead: {a['per_trial_overhead_s']:.2f} s "
@@ -523,15 +494,8 @@ def main() -> int:
             "by it)"
         )
     oof = a["oof_mean_auc"]
-    print(
-        f"cross-check: mean fold AUC recomputed from oof.parquet {oof:.4f} (summary {a['auc']:.4f})"
-    )
-    shares = [
-        m["other_cpu_busy"]
-        for r in repeats
-        for m in r["machine"]
-        if m["other_cpu_busy"] is not None
-    ]
+    print(f"cross-check: mean fold AUC recomputed from oof.parquet {oof:.4f} (summary {a['auc']:.4f})")
+    shares = [m["other_cpu_busy"] for r in repeats for m in r["machine"] if m["other_cpu_busy"] is not None]
     if shares:
         print(
             f"machine: other processes used at most {max(shares):.0%} of the CPUs "

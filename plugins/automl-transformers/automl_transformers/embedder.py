@@ -77,7 +77,8 @@ class TextEmbedder:
         self.dim = int(model.config.hidden_size)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One vector per text, in order; texts are batched longest first to keep padding short."""
+        """One vector per text, in order, on ``num_threads`` (default: every core; the process's
+        torch thread count is restored afterwards)."""
         texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str):
@@ -85,15 +86,22 @@ class TextEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        threads = self.num_threads or available_cores()
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        with quiet(), torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                out[rows] = self._embed_batch([texts[i] for i in rows])
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads or available_cores())
+        try:
+            with quiet(), torch.inference_mode():
+                for rows in self._batches(texts):
+                    out[rows] = self._embed_batch([texts[i] for i in rows])
+        finally:
+            torch.set_num_threads(previous)
         return out
+
+    def _batches(self, texts: list[str]) -> list[np.ndarray]:
+        """Row indices in batches of texts of similar token counts (longest first), so that a
+        batch is padded little."""
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        order = np.argsort([-len(i) for i in ids], kind="stable")
+        return [order[start : start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
