@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_income import automl_executable, machine_state, parse_summary, version
+from bench_income import automl_executable, machine_state, parse_summary, per_trial_overhead, version
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -252,6 +252,7 @@ def one_repeat(args: argparse.Namespace, index: int) -> dict[str, Any]:
             "stopped_trials": s["stopped_trials"],
             "mode": s.get("mode"),
             "timing": s["timing"],
+            "per_trial_overhead_s": per_trial_overhead(s, os.cpu_count() or 1),
             "backbones": s.get("backbones"),
             "rows": s["data"]["rows"],
             "skipped_rows": s["data"]["skipped"],
@@ -363,6 +364,11 @@ def main() -> int:
         f"  rest of the run (embedding, checks, Ray shutdown, leaderboard and ensemble, registration, files): "
         f"{rest:.1f} s; outside the run (interpreter, imports, Hydra): {a['outside_run_s']:.1f} s"
     )
+    if a.get("per_trial_overhead_s") is not None:
+        print(
+            f"per-trial overhead on cached embeddings: {a['per_trial_overhead_s']:.2f} s "
+            "((search_s * cpus - trial_work_s) / trials)"
+        )
     shares = [m["other_cpu_busy"] for r in repeats for m in r["machine"] if m["other_cpu_busy"] is not None]
     if shares:
         print(
