@@ -24,6 +24,8 @@ commands:
   plugins                                    every registered component
   weights  fetch backbone=NAME | import backbone=NAME path=FILE
                                              pretrained weights for offline machines
+  keys     add model=NAME [note=TEXT] | list [model=NAME] | revoke id=KEY_ID
+                                             API keys of the model server (stored hashed)
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -170,6 +172,45 @@ def cmd_weights(args: Args, sub: list[str]) -> int:
     return 0
 
 
+def cmd_keys(args: Args, sub: list[str]) -> int:
+    from automl.api_keys import KeyStore
+    from automl.paths import workspace_dir
+    from automl.registry.store import ModelStore
+
+    workspace = workspace_dir(args.get("workspace"))
+    keys = KeyStore(workspace)
+    action = sub[0] if sub else "list"
+    if action == "add":
+        model = args.require("model", "the model the key may call")
+        note = args.get("note") or ""
+        args.finish("keys add")
+        names = ModelStore(workspace).names()
+        if model not in names:
+            raise UserError(
+                f"model={model}: no such model in {workspace}. Models: {', '.join(names) or 'none'} "
+                "(a key belongs to one registered model)."
+            )
+        entry, key = keys.add(model, note)
+        data = {**entry.public(), "key": key}
+        text = f"{key}\nkey {entry.id} for {model}: shown once, store it now (only its hash is kept)."
+        _emit(args, data, text)
+    elif action == "list":
+        model = args.get("model")
+        args.finish("keys list")
+        rows = [e.public() for e in keys.entries() if model is None or e.model == model]
+        lines = [f"{'ID':<14}{'MODEL':<20}{'CREATED':<26}{'REVOKED':<26}NOTE"]
+        lines += [f"{r['id']:<14}{r['model']:<20}{r['created']:<26}{r['revoked'] or '-':<26}{r['note']}" for r in rows]
+        _emit(args, rows, "\n".join(lines) if rows else "no keys")
+    elif action == "revoke":
+        key_id = args.require("id", "the id of the key to revoke (see automl keys list)")
+        args.finish("keys revoke")
+        entry = keys.revoke(key_id)
+        _emit(args, entry.public(), f"revoked key {entry.id} of {entry.model}")
+    else:
+        raise UserError(f"automl keys {action}: unknown action; use add, list or revoke.")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "run": cmd_run,
     "show": cmd_show,
@@ -177,6 +218,7 @@ COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "models": cmd_models,
     "plugins": cmd_plugins,
     "weights": cmd_weights,
+    "keys": cmd_keys,
 }
 
 
@@ -219,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise unknown_name("command", command_name, COMMANDS)
         sub = [a for a in rest if "=" not in a and not a.startswith("~")]
         args = Args([a for a in rest if a not in sub], "--json" in flags)
-        if sub and command_name not in ("models", "weights"):
+        if sub and command_name not in ("models", "weights", "keys"):
             raise UserError(f"'{sub[0]}': arguments are key=value (see automl --help).")
         return command(args, sub)
     except AutomlError as err:
