@@ -20,7 +20,11 @@ commands:
   run      recipe=NAME|FILE [override ...]   train, evaluate, register and promote a model
   show     recipe=NAME|FILE [override ...]   print the fully resolved recipe as YAML
   predict  model=REF input=FILE output=FILE  predict in-process from a saved model
-  models   [list | delete model=REF]         versions, metrics and aliases in the workspace
+  models   [list | delete model=REF]         versions, metrics, aliases and traffic in the workspace
+           promote model=NAME:VERSION [canary=PERCENT | shadow=true]
+                                             make a version production, a canary or a shadow
+           rollback model=NAME | abort model=NAME
+                                             production back to the one before | end a canary or shadow
   plugins                                    every registered component
   weights  fetch backbone=NAME | import backbone=NAME path=FILE
                                              pretrained weights for offline machines
@@ -132,11 +136,25 @@ def cmd_models(args: Args, sub: list[str]) -> int:
         args.finish("models")
         _emit(args, rows, render_versions(rows))
     elif action == "delete":
-        deleted = delete_version(args.require("model", "NAME:VERSION to delete"), args.get("workspace"))
+        ref, workspace = args.require("model", "NAME:VERSION to delete"), args.get("workspace")
         args.finish("models delete")
+        deleted = delete_version(ref, workspace)
         _emit(args, deleted, f"deleted {deleted['name']}:{deleted['version']}")
+    elif action == "promote":
+        from automl.model_promotion import promote_version
+
+        ref = args.require("model", "NAME:VERSION to promote")
+        canary, shadow, workspace = args.get("canary"), args.get("shadow"), args.get("workspace")
+        args.finish("models promote")
+        _emit(args, *promote_version(ref, canary, shadow, workspace))
+    elif action in ("rollback", "abort"):
+        from automl.model_promotion import abort_rollout, rollback_model
+
+        ref, workspace = args.require("model", f"the NAME of the model to {action}"), args.get("workspace")
+        args.finish(f"models {action}")
+        _emit(args, *(rollback_model if action == "rollback" else abort_rollout)(ref, workspace))
     else:
-        raise UserError(f"automl models {action}: unknown action; use list or delete.")
+        raise UserError(f"automl models {action}: unknown action; use list, promote, rollback, abort or delete.")
     return 0
 
 

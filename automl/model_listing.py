@@ -1,4 +1,4 @@
-"""``automl models``: list versions with their metrics and aliases; delete a version."""
+"""``automl models``: list versions with their metrics, aliases and traffic; delete a version."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def list_versions(workspace: str | None, only: str | None = None) -> list[dict[s
         by_version: dict[int, list[str]] = {}
         for alias, version in store.aliases(name).items():
             by_version.setdefault(version, []).append(alias)
+        rollout = store.rollout(name)
         for version in store.versions(name):
             meta = store.meta(name, version)
             rows.append(
@@ -29,6 +30,8 @@ def list_versions(workspace: str | None, only: str | None = None) -> list[dict[s
                     "score": meta.get("score"),
                     "best": meta.get("best", {}).get("trainer"),
                     "created": meta.get("created"),
+                    "route": rollout.route_of(version),  # production, canary, shadow or None
+                    "traffic": rollout.traffic(version),  # percent of requests it answers
                 }
             )
     return rows
@@ -37,13 +40,17 @@ def list_versions(workspace: str | None, only: str | None = None) -> list[dict[s
 def render_versions(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no models yet: `automl run recipe=NAME` registers one"
-    header = f"{'MODEL':<20} {'VERSION':>7}  {'ALIASES':<22} {'METRIC':<18} {'SCORE':>8}  {'BEST':<24} CREATED"
+    header = (
+        f"{'MODEL':<20} {'VERSION':>7}  {'ALIASES':<22} {'METRIC':<18} {'SCORE':>8}  {'BEST':<24} "
+        f"{'CREATED':<24}  TRAFFIC"
+    )
     lines = [header]
     for r in rows:
         score = f"{r['score']:.4f}" if isinstance(r["score"], int | float) else "-"
+        traffic = "shadow" if r["route"] == "shadow" else f"{r['traffic']}%" if r["route"] else "-"
         lines.append(
             f"{r['name']:<20} {r['version']:>7}  {','.join(r['aliases']) or '-':<22} {r['metric'] or '-':<18} "
-            f"{score:>8}  {r['best'] or '-':<24} {r['created'] or '-'}"
+            f"{score:>8}  {r['best'] or '-':<24} {r['created'] or '-':<24}  {traffic}"
         )
     return "\n".join(lines)
 

@@ -1,7 +1,11 @@
-"""Versions and aliases of models in a workspace.
+"""Versions, aliases and the rollout state of models in a workspace.
 
-Layout: ``models/NAME/versions/N/`` (a bundle) and ``models/NAME/aliases.json``. Version numbers
-are allocated under a file lock, so two runs of one recipe never take the same number.
+Layout: ``models/NAME/versions/N/`` (a bundle), ``models/NAME/rollout.json`` (production, the
+candidate with its canary share or shadow mode, the history of production changes) and
+``models/NAME/aliases.json`` (``production`` and ``candidate`` mirrored from the rollout state,
+plus any other alias). A workspace without ``rollout.json`` is read from ``aliases.json`` alone.
+Version numbers are allocated, and the two files written, under a file lock; each file is
+replaced atomically, so a reader never sees half of one.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,9 +22,22 @@ from typing import Any
 from automl.errors import UserError
 from automl.registry.bundle import read_meta, read_model, write_bundle
 from automl.registry.refs import ModelRef
+from automl.registry.rollout import RolloutState
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"
+ALIASES_FILE = "aliases.json"
+ROLLOUT_FILE = "rollout.json"
+
+
+def _write_json(path: Path, data: Any, sort_keys: bool = True) -> None:
+    """Write ``path`` whole or not at all: a temp file next to it, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 class ModelStore:
@@ -57,9 +74,36 @@ class ModelStore:
             return []
         return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / "bundle.json").exists())
 
-    def aliases(self, name: str) -> dict[str, int]:
-        path = self._model_dir(name) / "aliases.json"
+    def _aliases_file(self, name: str) -> dict[str, int]:
+        path = self._model_dir(name) / ALIASES_FILE
         return json.loads(path.read_text()) if path.exists() else {}
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias -> version: ``production`` and ``candidate`` from the rollout state, others as saved."""
+        return self._aliases_with(name, self.rollout(name))
+
+    def _aliases_with(self, name: str, state: RolloutState) -> dict[str, int]:
+        aliases = {a: v for a, v in self._aliases_file(name).items() if a not in (PRODUCTION, CANDIDATE)}
+        if state.production is not None:
+            aliases[PRODUCTION] = state.production
+        if state.candidate is not None:
+            aliases[CANDIDATE] = state.candidate
+        return aliases
+
+    def rollout(self, name: str) -> RolloutState:
+        """The model's rollout state (what the server routes by); see ``automl.registry.rollout``."""
+        path = self._model_dir(name) / ROLLOUT_FILE
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return RolloutState.from_aliases(name, self._aliases_file(name))
+        try:
+            return RolloutState.from_json(name, json.loads(text))
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise UserError(
+                f"{path} is damaged ({err}); fix it, or delete it to fall back to {ALIASES_FILE} "
+                f"(production and candidate are kept, the history of production changes is lost)."
+            ) from None
 
     def resolve(self, ref: ModelRef | str) -> tuple[str, int]:
         """The (name, version) a reference means; errors say what exists."""
@@ -102,23 +146,56 @@ class ModelStore:
             os.replace(staging, final)
             return version
 
-    def set_alias(self, name: str, alias: str, version: int | None) -> None:
-        """Point ``alias`` at ``version`` (None removes it)."""
+    def _write_rollout(self, name: str, state: RolloutState) -> None:
+        """Call under ``_locked(name)``. ``rollout.json`` is the truth; ``aliases.json`` mirrors its
+        production and candidate for readers that know only aliases (an older automl)."""
+        folder = self._model_dir(name)
+        _write_json(folder / ROLLOUT_FILE, state.to_json(), sort_keys=False)
+        _write_json(folder / ALIASES_FILE, self._aliases_with(name, state))
+
+    def update_rollout(
+        self, name: str, change: Callable[[RolloutState], RolloutState]
+    ) -> tuple[RolloutState, RolloutState]:
+        """Apply ``change`` to the model's rollout state under its lock; returns (before, after).
+        An error raised by ``change`` leaves the files as they were."""
         with self._locked(name):
-            aliases = self.aliases(name)
+            before = self.rollout(name)
+            after = change(before)
+            if after != before:
+                self._write_rollout(name, after)
+            return before, after
+
+    def set_alias(self, name: str, alias: str, version: int | None) -> None:
+        """Point ``alias`` at ``version`` (None removes it). ``production`` and ``candidate`` are
+        part of the rollout state: use ``update_rollout`` for them."""
+        if alias in (PRODUCTION, CANDIDATE):
+            raise ValueError(f"the '{alias}' alias is part of the rollout state; use update_rollout")
+        with self._locked(name):
+            aliases = self._aliases_file(name)
             if version is None:
                 aliases.pop(alias, None)
             else:
                 aliases[alias] = version
-            path = self._model_dir(name) / "aliases.json"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(aliases, indent=2, sort_keys=True))
-            os.replace(tmp, path)
+            _write_json(self._model_dir(name) / ALIASES_FILE, aliases)
 
     def delete(self, name: str, version: int) -> None:
-        if self.aliases(name).get(PRODUCTION) == version:
-            raise UserError(f"model={name}:{version} is production and cannot be deleted; a better run replaces it.")
+        """Delete a version; production, a canary and a shadow are refused, an idle candidate
+        loses its alias."""
         with self._locked(name):
+            state = self.rollout(name)
+            ref = f"model={name}:{version}"
+            if version == state.production:
+                raise UserError(f"{ref} is production; promote another version before deleting it.")
+            if version == state.canary:
+                raise UserError(
+                    f"{ref} answers {state.percent}% of traffic as a canary; end the canary first "
+                    f"(automl models abort model={name}), then delete it."
+                )
+            if version == state.shadow:
+                raise UserError(
+                    f"{ref} runs in shadow; end the shadow first (automl models abort model={name}), then delete it."
+                )
             shutil.rmtree(self._version_dir(name, version))
-        if self.aliases(name).get(CANDIDATE) == version:
-            self.set_alias(name, CANDIDATE, None)
+            after = state.without(version)
+            if after != state:
+                self._write_rollout(name, after)
