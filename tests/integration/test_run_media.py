@@ -153,8 +153,16 @@ def test_fine_tuning_runs_when_the_budget_allows_and_is_left_out_when_not(
         "search.mode=search",
         "--json",
     ]
-    # At 224 px, fine-tuning 80 images for 3+ epochs on 3 folds needs far more than half of 10 s.
-    tight = run_cli(*common, "search.trainers=[linear_probe,finetune]", "search.time_budget_s=10", env=OFFLINE)
+    # 50 epochs over 80 images at 224 px on 3 folds need far more than half of 60 s (unless the
+    # backbone ran at over 300 images/s); linear_probe has the whole budget for its two trials.
+    tight = run_cli(
+        *common,
+        "search.trainers=[linear_probe,finetune]",
+        "search.space.finetune.epochs=50",
+        "search.time_budget_s=60",
+        "search.max_trials=2",
+        env=OFFLINE,
+    )
     assert tight.returncode in (0, 3), tight.stderr
     summary = json.loads(tight.stdout)
     assert [(n["trainer"], n["backbone"]) for n in summary["left_out"]] == [("finetune", "resnet18")]
