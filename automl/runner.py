@@ -28,6 +28,7 @@ from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import Candidate, build_leaderboard
+from automl.export import check_inputs, export_model
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
 from automl.model import FittedMember, FittedModel
@@ -189,6 +190,16 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     importance = _importance(plugins, recipe, winner, prepared, table.classes, table.y, folds)
     importance_s = time.perf_counter() - importance_started
 
+    export_started = time.perf_counter()
+    exported = export_model(
+        checked,
+        plugins,
+        model,
+        check_inputs(table, folds, recipe.deploy.export_check_rows, recipe.seed),
+        run_dir,
+    )
+    export_s = time.perf_counter() - export_started
+
     store = ModelStore(workspace)
     distributions = sorted(
         {plugins.trainers.entry(m.trainer).distribution for m in winner.members}
@@ -217,7 +228,9 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
             "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
             "lineage": lineage,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "export": exported.report if exported else None,
         },
+        attachments={"export": exported.folder} if exported and exported.folder else None,
     )
     alias = promote_if_better(store, recipe.name, version, winner.score, metric)
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)
@@ -248,6 +261,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
             "trial_work_s": round(sum(t.work_s or 0.0 for t in outcome.trials), 3),
             "refit_s": round(refit_s, 3),
             "importance_s": round(importance_s, 3),
+            "export_s": round(export_s, 3),
         },
         "model": {"name": recipe.name, "version": version, "alias": alias},
         "data": {
@@ -257,6 +271,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
             "content_hash": table.content_hash,
         },
         "importance": importance[:20],
+        "export": exported.report if exported else None,
         "backbones": {
             "used": prepared.backbones,
             "skipped": prepared.skipped_backbones,

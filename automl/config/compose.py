@@ -50,7 +50,13 @@ DEFAULTS = "_automl_defaults"
 # Maps keyed by component names the user chooses: any key under them may be set from the command
 # line (``search.space.finetune.epochs=3``) without Hydra's ``+``; the component's own config
 # checks the keys and values when the recipe is checked.
-OPEN_MAPS = ("search.space", "search.backbone_options", "search.augmenter_options", "data.options")
+OPEN_MAPS = (
+    "search.space",
+    "search.backbone_options",
+    "search.augmenter_options",
+    "data.options",
+    "deploy.export_options",
+)
 
 
 def open_map_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:

@@ -140,7 +140,15 @@ class EvalConfig:
 @dataclass
 class DeployConfig:
     backend: Optional[str] = _help("Registered serving backend; null: none.", default=None)
-    export: Optional[str] = _help("Registered exporter (e.g. onnx); null: keep the native model.", default=None)
+    export: Optional[str] = _help(
+        "Registered exporter (e.g. onnx): the refit model is also exported, checked against the native one "
+        "and saved with the version; null: keep the native model only.",
+        default=None,
+    )
+    export_options: Dict[str, Any] = _help(
+        "Options of the exporter, validated against its own config (see `automl plugins`).", default_factory=dict
+    )
+    export_check_rows: int = _help("Examples the export is checked on (agreement with the native model).", default=256)
 
 
 @dataclass

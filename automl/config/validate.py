@@ -38,6 +38,7 @@ class CheckedRecipe:
     spaces: dict[str, SearchSpace]
     backbone_options: dict[str, Any] = field(default_factory=dict)
     augmenters: list[tuple[str, Any]] = field(default_factory=list)
+    export_options: Any = None
 
 
 def typed_options(config_cls: type, values: dict[str, Any], key: str) -> Any:
@@ -176,10 +177,16 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
     require(plugins.metrics, recipe.eval.metric, "eval.metric")
     if recipe.deploy.backend is not None:
         require(plugins.registries["serving_backend"], recipe.deploy.backend, "deploy.backend")
+    export_options = None
     if recipe.deploy.export is not None:
-        require(plugins.registries["exporter"], recipe.deploy.export, "deploy.export")
+        exporter = require(plugins.registries["exporter"], recipe.deploy.export, "deploy.export")
+        given = dict(recipe.deploy.export_options)
+        export_options = typed_options(exporter.config_cls, given, "deploy.export_options")
+    elif recipe.deploy.export_options:
+        raise UserError("deploy.export_options: set deploy.export to the exporter they are for, or remove them.")
+    _at_least("deploy", "export_check_rows", recipe.deploy.export_check_rows, 1)
     spaces = _check_search(recipe, plugins)
     backbone_options = _check_backbones(recipe, plugins)
     augmenters = _check_augmenters(recipe, plugins)
     options = _check_data(recipe, plugins)
-    return CheckedRecipe(recipe, options, spaces, backbone_options, augmenters)
+    return CheckedRecipe(recipe, options, spaces, backbone_options, augmenters, export_options)

@@ -135,16 +135,23 @@ class ModelStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def register(self, name: str, model: Any, meta: dict[str, Any]) -> int:
-        """Save a new version; returns its number."""
+    def register(self, name: str, model: Any, meta: dict[str, Any], attachments: dict[str, Path] | None = None) -> int:
+        """Save a new version; returns its number. ``attachments`` (sub-folder name -> folder, e.g.
+        an exported model) are copied into the version before it appears."""
         with self._locked(name):
             version = max(self.versions(name), default=0) + 1
             final = self._version_dir(name, version)
             staging = final.with_name(f".{version}.partial")
             shutil.rmtree(staging, ignore_errors=True)
             write_bundle(staging, model, {**meta, "name": name, "version": version})
+            for sub, folder in (attachments or {}).items():
+                shutil.copytree(folder, staging / sub)
             os.replace(staging, final)
             return version
+
+    def version_dir(self, name: str, version: int) -> Path:
+        """The folder of a registered version (its bundle and attachments)."""
+        return self._version_dir(name, version)
 
     def _write_rollout(self, name: str, state: RolloutState) -> None:
         """Call under ``_locked(name)``. ``rollout.json`` is the truth; ``aliases.json`` mirrors its

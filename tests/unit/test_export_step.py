@@ -1,0 +1,122 @@
+"""The run's export step with an exporter plugin: its files become the version's ``export/``, its
+report goes into the summary; an exporter that cannot export, or fails, leaves the native model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.config.compose import load_recipe
+from automl.config.validate import check_recipe
+from automl.data.table import ExampleTable
+from automl.errors import UserError
+from automl.export import check_inputs, export_model
+from automl.plugins import ComponentSpec, hookimpl
+from automl.plugins.manager import build_plugins
+from automl.registry.store import ModelStore
+
+
+@dataclass
+class FakeOptions:
+    mode: str = "ok"
+
+
+@dataclass
+class FakeReport:
+    exported: bool
+    reason: str | None = None
+    path: Path | None = None
+    max_abs_diff: float | None = None
+    same_label_rate: float | None = None
+
+
+class FakeExporter:
+    def __init__(self, options: FakeOptions) -> None:
+        self.options = options
+
+    def export(self, model: object, inputs: object, folder: Path) -> FakeReport:
+        if self.options.mode == "crash":
+            raise RuntimeError("converter blew up")
+        if self.options.mode == "refuse":
+            return FakeReport(False, reason="member knn: no converter")
+        (folder / "model.fake").write_text(f"{len(inputs)} rows")  # type: ignore[arg-type]
+        return FakeReport(True, path=folder / "model.fake", max_abs_diff=1e-7, same_label_rate=1.0)
+
+
+class ExporterPlugin:
+    @hookimpl
+    def register_exporters(self, register: Callable[[ComponentSpec], None]) -> None:
+        register(ComponentSpec(name="fake", config_cls=FakeOptions, factory=FakeExporter))
+
+
+@pytest.fixture(scope="module")
+def plugins():
+    return build_plugins(extra=[ExporterPlugin()])
+
+
+def _checked(plugins, small_csv: Path, *overrides: str):
+    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export=fake", *overrides])
+    return check_recipe(recipe, plugins)
+
+
+def test_export_options_are_checked_with_the_recipe(plugins, small_csv: Path) -> None:
+    assert _checked(plugins, small_csv, "deploy.export_options.mode=refuse").export_options == FakeOptions("refuse")
+    with pytest.raises(UserError, match=r"deploy\.export_options\.colour"):
+        _checked(plugins, small_csv, "deploy.export_options.colour=red")
+    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export_options.mode=x"])
+    with pytest.raises(UserError, match="set deploy.export to the exporter"):
+        check_recipe(recipe, plugins)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("ok", None),
+        ("refuse", "member knn: no converter"),
+        ("crash", r"the fake exporter failed: RuntimeError: converter blew up \(test_export_step.py:\d+\)"),
+    ],
+)
+def test_export_outcomes(plugins, small_csv: Path, tmp_path: Path, capsys, mode: str, reason: str | None) -> None:
+    checked = _checked(plugins, small_csv, f"deploy.export_options.mode={mode}")
+    outcome = export_model(checked, plugins, object(), [1, 2, 3], tmp_path)
+    assert outcome is not None and outcome.report["exporter"] == "fake"
+    if reason is None:
+        assert outcome.report["exported"] and outcome.folder == tmp_path / "export"
+        assert (outcome.folder / "model.fake").read_text() == "3 rows"
+        assert "exported with fake: max |p - p_native| 1.00e-07, same label on 100.0%" in capsys.readouterr().err
+        store = ModelStore(tmp_path / "ws")
+        version = store.register("m", {"w": 1}, {"export": outcome.report}, attachments={"export": outcome.folder})
+        assert (store.version_dir("m", version) / "export" / "model.fake").is_file()
+        assert store.meta("m", version)["export"]["exported"] is True
+    else:
+        import re
+
+        assert not outcome.report["exported"] and outcome.folder is None
+        assert re.fullmatch(reason, outcome.report["reason"])
+        assert "warning: not exported with fake" in capsys.readouterr().err
+
+
+def test_no_exporter_no_export(plugins, small_csv: Path, tmp_path: Path) -> None:
+    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label"])
+    assert export_model(check_recipe(recipe, plugins), plugins, object(), [], tmp_path) is None
+
+
+def test_check_inputs_are_rows_of_the_first_fold() -> None:
+    features = pd.DataFrame({"x": np.arange(10.0)})
+    table = ExampleTable(features, np.array(["a"] * 10), np.arange(10).astype(str), np.arange(10), ["a"])
+    folds = np.array([0, 1] * 5)
+    chosen = check_inputs(table, folds, 3, seed=0)
+    assert len(chosen) == 3 and set(chosen["x"]) <= {0.0, 2.0, 4.0, 6.0, 8.0}
+    media = ExampleTable(
+        pd.DataFrame({"input": [f"p{i}" for i in range(10)]}),
+        np.array(["a"] * 10),
+        np.arange(10).astype(str),
+        np.arange(10),
+        ["a"],
+    )
+    assert check_inputs(media, folds, 100, seed=0) == ["p0", "p2", "p4", "p6", "p8"]
