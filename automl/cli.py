@@ -30,6 +30,8 @@ commands:
                                              pretrained weights for offline machines
   keys     add model=NAME [note=TEXT] | list [model=NAME] | revoke id=KEY_ID
                                              API keys of the model server (stored hashed)
+  serve    model=NAME | models=[a,b] [port=8000] [host=127.0.0.1] [workers=1]
+                                             serve models over HTTP until SIGTERM or Ctrl-C
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -229,6 +231,17 @@ def cmd_keys(args: Args, sub: list[str]) -> int:
     return 0
 
 
+def cmd_serve(args: Args, sub: list[str]) -> int:
+    from automl.paths import workspace_dir
+    from automl.serve.config import build_config
+    from automl.serve.supervisor import serve
+
+    keys = ("model", "models", "port", "host", "workers", "max_inflight", "timeout_s", "max_body_bytes", "backend")
+    values = {k: args.get(k) for k in keys}
+    args.finish("serve")
+    return serve(build_config(workspace_dir(args.get("workspace")), values))
+
+
 COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "run": cmd_run,
     "show": cmd_show,
@@ -237,6 +250,7 @@ COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "plugins": cmd_plugins,
     "weights": cmd_weights,
     "keys": cmd_keys,
+    "serve": cmd_serve,
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-ROUTES = ("production", "canary", "shadow")
+ROUTES = ("production", "canary", "shadow", "pinned")  # pinned: a request for one version (/versions/{v})
 
 # One schema for the DuckDB table and the Parquet parts. Times are UTC, stored without a zone.
 SCHEMA = pa.schema(

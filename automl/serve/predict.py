@@ -1,0 +1,87 @@
+"""Predictions for the server: a cache of loaded versions and ``predict`` with the version's
+tuned decision threshold (as ``automl.predictor.Predictor.predict`` applies it)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automl.serve.inputs import IMAGE, TABULAR, TEXT, InputError, check_images, check_rows, check_texts, tabular_schema
+
+
+@dataclass
+class Output:
+    labels: list[str]
+    scores: list[dict[str, float]]
+    content_ids: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labels": self.labels, "scores": self.scores, "content_ids": self.content_ids}
+
+
+class ModelCache:
+    """Loaded versions by (name, version), least recently used dropped beyond ``size``."""
+
+    def __init__(self, workspace: str | Path, size: int = 8) -> None:
+        self.workspace = str(workspace)
+        self.size = size
+        self._cache: OrderedDict[tuple[str, int], Any] = OrderedDict()
+
+    def get(self, name: str, version: int) -> Any:
+        """The ``Predictor``; raises ``automl.errors.UserError`` for a version that is not there."""
+        key = (name, version)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        from automl.predictor import load
+
+        predictor = load(f"{name}:{version}", workspace=self.workspace)
+        self._cache[key] = predictor
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return predictor
+
+
+def predict(predictor: Any, inputs: list[Any]) -> Output:
+    """Labels, per-class scores and content ids of ``inputs``; ``InputError`` for a bad input.
+
+    Images arrive as bytes (decoded from base64 by the caller)."""
+    from automl.data.content_id import bytes_content_id, row_content_id
+    from automl.evaluate.scoring import decide
+
+    model, task = predictor.model, predictor.task
+    if task == TABULAR:
+        schema = tabular_schema(model, predictor.meta.get("features") or ())
+        rows = check_rows(inputs, schema)
+        ids = [row_content_id([row[c] for c in schema.columns]) for row in rows]
+        proba = predictor.predict_proba(rows).to_numpy()
+    elif task == TEXT:
+        texts = check_texts(inputs)
+        ids = [bytes_content_id(t.encode("utf-8")) for t in texts]
+        proba = predictor.predict_proba(texts).to_numpy()
+    elif task == IMAGE:
+        if not all(isinstance(x, bytes) for x in inputs):
+            raise InputError("an image model takes images (base64 strings or multipart files)")
+        check_images(inputs)
+        ids = [bytes_content_id(x) for x in inputs]
+        # image views read paths (automl/features/image_histograms.py): write the bytes to a temp dir
+        with tempfile.TemporaryDirectory(prefix="automl-serve-") as tmp:
+            paths = []
+            for cid, data in zip(ids, inputs, strict=True):
+                path = os.path.join(tmp, cid)
+                Path(path).write_bytes(data)
+                paths.append(path)
+            proba = predictor.predict_proba(paths).to_numpy()
+    else:
+        raise InputError(f"this server cannot serve a {task} model")
+    index = decide(proba, getattr(model, "threshold", None))
+    classes = predictor.classes
+    return Output(
+        labels=[classes[i] for i in index],
+        scores=[{c: float(v) for c, v in zip(classes, row, strict=True)} for row in proba],
+        content_ids=ids,
+    )

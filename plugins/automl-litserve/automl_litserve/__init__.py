@@ -1,0 +1,1 @@
+"""The LitServe serving backend of automl (see docs/serving-design.md)."""

@@ -1,0 +1,108 @@
+"""The server's core pieces, without a server: config, inputs, routing, predictions, records, metrics."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.errors import UserError
+from automl.invokes.record import ROUTES
+from automl.registry.rollout import RolloutState
+from automl.serve.config import ServeConfig, parse_models
+from automl.serve.inputs import InputError, TabularSchema, check_rows, check_texts, decode_images
+from automl.serve.metrics import Metrics
+from automl.serve.predict import predict
+from automl.serve.records import make_records
+from automl.serve.routing import PINNED, pick, pinned
+
+SCHEMA = TabularSchema(("age", "city"), frozenset({"age"}))
+
+
+def test_models_argument() -> None:
+    assert parse_models("a", None) == ("a",)
+    assert parse_models(None, "[a, b,a]") == ("a", "b")
+    for model, models in [(None, None), ("a", "[b]"), (None, "[]"), ("a:1", None)]:
+        with pytest.raises(UserError):
+            parse_models(model, models)
+
+
+def test_config_round_trips() -> None:
+    config = ServeConfig("/ws", ("a", "b"), port=9000, extra={"sleep_s": 0.1})
+    assert ServeConfig.from_json(config.to_json()) == config
+
+
+def test_rows_are_checked_and_never_become_nan() -> None:
+    assert check_rows([{"age": 3, "city": "oslo", "extra": 1}], SCHEMA) == [{"age": 3, "city": "oslo"}]
+    assert check_rows([{"age": None, "city": None}], SCHEMA) == [{"age": None, "city": None}]
+    bad = [{"age": "abc", "city": "x"}, {"age": True, "city": "x"}, {"age": float("nan"), "city": "x"},
+           {"age": 1, "city": ["x"]}, {"city": "x"}, "text"]  # fmt: skip
+    for row in bad:
+        with pytest.raises(InputError):
+            check_rows([row], SCHEMA)
+
+
+def test_texts_and_images() -> None:
+    assert check_texts(["a"]) == ["a"]
+    with pytest.raises(InputError):
+        check_texts([{"a": 1}])
+    assert decode_images(["aGk=", b"raw"]) == [b"hi", b"raw"]
+    with pytest.raises(InputError):
+        decode_images(["not base64!"])
+
+
+def test_routing_pins_versioned_requests_and_names_the_shadow() -> None:
+    state = RolloutState("m", production=1).with_canary(2, 30)
+    rng = random.Random(0)
+    routes = {pick(state, None, rng).route for _ in range(200)}
+    assert routes == {"production", "canary"}
+    assert len({pick(state, "client-7", rng).version for _ in range(20)}) == 1
+    shadow = RolloutState("m", production=1).with_shadow(2)
+    assert pick(shadow, None, rng) == pick(shadow, "k", rng) and pick(shadow, None, rng).shadow == 2
+    assert pinned(2).route == PINNED and PINNED in ROUTES
+
+
+def test_predict_applies_the_tuned_threshold() -> None:
+    proba = np.array([[0.7, 0.3], [0.2, 0.8]])
+
+    class Fake:
+        classes = ["no", "yes"]
+        task = "tabular_classification"
+        meta = {"features": ["age", "city"]}
+        model = SimpleNamespace(threshold=0.25, views={"f": SimpleNamespace(schema=SCHEMA)})
+
+        def predict_proba(self, rows: list[dict]) -> pd.DataFrame:
+            return pd.DataFrame(proba[: len(rows)], columns=self.classes)
+
+    rows = [{"age": 30, "city": "oslo"}, {"age": 40.0, "city": "rome"}]
+    out = predict(Fake(), rows)
+    assert out.labels == ["yes", "yes"]  # argmax would say "no" for the first
+    assert out.scores[0] == {"no": 0.7, "yes": 0.3}
+    Fake.model = SimpleNamespace(threshold=None, views=Fake.model.views)
+    assert predict(Fake(), rows).labels == ["no", "yes"]
+    with pytest.raises(InputError):
+        predict(Fake(), [{"age": "x", "city": "oslo"}])
+
+
+def test_records_carry_the_key_id() -> None:
+    output = {"labels": ["a"], "scores": [{"a": 1.0}], "content_ids": ["c"]}
+    (record,) = make_records("m", 3, "canary", [{"x": 1}], output, 2.0, "kid", ["inv"])
+    assert (record.model, record.version, record.route, record.key_id, record.invoke_id) == (
+        "m",
+        3,
+        "canary",
+        "kid",
+        "inv",
+    )
+
+
+def test_metrics_text_format() -> None:
+    metrics = Metrics()
+    metrics.observe("m", "1", "production", 200, 0.02)
+    text = metrics.render({"automl_inflight_requests": 0})
+    assert 'automl_requests_total{model="m",version="1",route="production",status="200"} 1' in text
+    assert 'automl_request_seconds_bucket{model="m",version="1",route="production",le="0.025"} 1' in text
+    assert "automl_inflight_requests 0" in text
