@@ -1,0 +1,129 @@
+"""Run an exported model with onnxruntime from the task's raw inputs, as the native model takes
+them: a DataFrame of table rows, a list of image paths (or PIL images), or a list of texts.
+
+Needs numpy, onnxruntime, and (by input kind) pandas, Pillow or the tokenizer's library; never
+torch for tables and images::
+
+    model = OnnxModel("export/")
+    proba = model.predict_proba(frame)        # (N, K) float64, columns in model.classes order
+    labels = model.predict(frame)             # class names, the decision threshold applied
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SIDECAR = "model.json"
+
+
+class OnnxModel:
+    """An exported model: its graph in an onnxruntime session and its sidecar (classes, threshold,
+    inputs and how to prepare them)."""
+
+    def __init__(self, folder: str | Path, file: str | None = None, threads: int | None = None, batch_size: int = 64):
+        import onnxruntime as ort
+
+        self.folder = Path(folder)
+        self.meta: dict[str, Any] = json.loads((self.folder / SIDECAR).read_text())
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        path = self.folder / (file or self.meta["file"])
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.classes: list[str] = list(self.meta["classes"])
+        self.threshold: float | None = self.meta.get("threshold")
+        self.batch_size = batch_size
+        self._tokenizers: dict[str, Any] = {}
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def feeds(self, inputs: Any) -> dict[str, np.ndarray]:
+        """The graph's input arrays for a batch of raw inputs."""
+        kind = self.meta["input_kind"]
+        if kind == "table":
+            return self._table_feeds(inputs)
+        if kind == "image":
+            from automl_onnx.imaging import as_rgb, preprocess
+
+            images = [as_rgb(item) for item in inputs]
+            return {spec["name"]: preprocess(images, spec["preprocess"]["data_config"]) for spec in self.meta["inputs"]}
+        if kind == "text":
+            return self._text_feeds(list(inputs))
+        raise ValueError(f"unknown input kind {kind!r} in {SIDECAR}")
+
+    def _table_feeds(self, frame: Any) -> dict[str, np.ndarray]:
+        import pandas as pd
+
+        if not isinstance(frame, pd.DataFrame):
+            frame = pd.DataFrame(frame)
+        missing = [spec["column"] for spec in self.meta["inputs"] if spec["column"] not in frame.columns]
+        if missing:
+            raise ValueError(f"input is missing feature column(s): {', '.join(map(str, missing))}")
+        out = {}
+        for spec in self.meta["inputs"]:
+            column = frame[spec["column"]]
+            if spec["type"] == "double":
+                out[spec["name"]] = pd.to_numeric(column, errors="coerce").to_numpy(np.float64).reshape(-1, 1)
+            else:
+                text = np.where(column.isna(), spec["missing"], column.astype(str)).astype(object)
+                out[spec["name"]] = text.reshape(-1, 1)
+        return out
+
+    def _text_feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for spec in self.meta["inputs"]:
+            prep = spec["preprocess"]
+            tokenizer = self._tokenizer(prep["dir"])
+            encoded = tokenizer(
+                texts, padding=True, truncation=True, max_length=prep["max_length"], return_tensors="np"
+            )
+            out[spec["name"]] = np.asarray(encoded[prep["field"]], dtype=np.int64)
+        return out
+
+    def _tokenizer(self, folder: str) -> Any:
+        if folder not in self._tokenizers:
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is not None:  # transformers may import torchvision
+                from automl.torch_compat import ensure_torchvision_importable
+
+                ensure_torchvision_importable()
+            from transformers import AutoTokenizer
+
+            self._tokenizers[folder] = AutoTokenizer.from_pretrained(str(self.folder / folder), local_files_only=True)
+        return self._tokenizers[folder]
+
+    # --- predictions ----------------------------------------------------------------------------
+
+    def batches(self, inputs: Any) -> list[Any]:
+        """``inputs`` in slices of ``batch_size`` (rows of a DataFrame, items of a list)."""
+        n = len(inputs)
+        if hasattr(inputs, "iloc"):
+            return [inputs.iloc[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
+        items = list(inputs)
+        return [items[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
+
+    def run(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities ``(N, K)`` (float64) and class indices ``(N,)`` (threshold applied)."""
+        probas, labels = [], []
+        for batch in self.batches(inputs):
+            proba, label = self.session.run(["probabilities", "label"], self.feeds(batch))
+            probas.append(np.asarray(proba, dtype=np.float64))
+            labels.append(np.asarray(label, dtype=np.int64).reshape(-1))
+        if not probas:
+            return np.zeros((0, len(self.classes))), np.zeros(0, dtype=np.int64)
+        return np.concatenate(probas), np.concatenate(labels)
+
+    def predict_proba(self, inputs: Any) -> np.ndarray:
+        return self.run(inputs)[0]
+
+    def predict_index(self, inputs: Any) -> np.ndarray:
+        return self.run(inputs)[1]
+
+    def predict(self, inputs: Any) -> list[str]:
+        return [self.classes[i] for i in self.predict_index(inputs)]

@@ -1,0 +1,112 @@
+"""Image models: heads over a timm resnet18 (random weights, no network) compose with the
+backbone into one graph from the preprocessed tensor; the Pillow/numpy preprocessing matches
+timm's; quantization is kept or rejected by its tolerance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("automl_timm")
+
+from automl_onnx.config import OnnxExportConfig  # noqa: E402
+from automl_onnx.exporter import OnnxExporter  # noqa: E402
+from automl_onnx.runtime import OnnxModel  # noqa: E402
+
+from automl.features.views import EmbeddingView  # noqa: E402
+from automl.model import FittedMember, FittedModel  # noqa: E402
+from automl.plugins.components import MetricSpec, TrainContext  # noqa: E402
+
+SIZE = 64  # resnet18 is fully convolutional: a small input keeps the tests fast
+
+
+def _embedder(size: int | None = None):
+    from automl_timm.configs import TimmBackboneConfig
+    from automl_timm.embedder import TimmEmbedder
+    from automl_timm.loading import load_backbone
+
+    embedder = load_backbone("resnet18", TimmBackboneConfig(pretrained=False, num_threads=2))
+    if size is None:
+        return embedder
+    config = {**embedder.data_config, "input_size": (3, size, size)}
+    small = TimmEmbedder("resnet18", embedder.model, config, f"{embedder.identity}|{size}px", batch_size=16)
+    small.num_threads = 2
+    return small
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory: pytest.TempPathFactory, make_images, fit_trainer):
+    paths, y = make_images(tmp_path_factory.mktemp("images"), 36)
+    view = EmbeddingView(_embedder(SIZE))
+    key = "backbone:resnet18"
+    train = view.transform(paths[:24])
+    ctx = TrainContext("image_classification", 2, 0)
+    members = [
+        FittedMember(key, fit_trainer("linear_probe", {"C": 0.1}, ctx, train, y[:24]), 0.7),
+        FittedMember(key, fit_trainer("mlp_head", {"hidden": 16, "max_iter": 300}, ctx, train, y[:24]), 0.3),
+    ]
+    model = FittedModel("image_classification", ["no_square", "square"], {key: view}, members, threshold=0.45)
+    return model, paths[24:], y[24:]
+
+
+def test_backbone_and_heads_export_as_one_graph(image_model, tmp_path: Path):
+    model, check, _ = image_model
+    report = OnnxExporter().export(model, check, tmp_path)
+    assert report.exported, report.reason
+    assert report.max_abs_diff <= 1e-4 and report.same_label_rate == 1.0
+    assert report.rows_checked == len(check)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["input_kind"] == "image" and meta["threshold"] == 0.45
+    (pixels,) = meta["inputs"]
+    assert pixels["name"] == "pixels" and pixels["shape"] == [None, 3, SIZE, SIZE]
+    assert pixels["preprocess"]["data_config"]["input_size"] == [3, SIZE, SIZE]
+    runtime = OnnxModel(tmp_path)
+    assert [i.name for i in runtime.session.get_inputs()] == ["pixels"]
+    np.testing.assert_allclose(runtime.predict_proba(check), model.predict_proba(check), atol=1e-4)
+    assert runtime.predict(check) == [model.classes[i] for i in model.predict_index(check)]
+
+
+def test_numpy_preprocessing_matches_timms_eval_transform(make_images, tmp_path: Path):
+    from automl_onnx.imaging import as_rgb, preprocess
+
+    embedder = _embedder()  # the real 224 px configuration (bicubic, crop_pct 0.875)
+    paths, _ = make_images(tmp_path, 4)
+    images = [as_rgb(p) for p in paths] + [as_rgb(paths[2]).resize((300, 260))]
+    ours = preprocess(images, embedder.data_config)
+    theirs = np.stack([embedder.transform(img).numpy() for img in images])
+    assert ours.shape == theirs.shape == (5, 3, 224, 224)
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def _fidelity_to(native: np.ndarray) -> MetricSpec:
+    """A metric that falls as probabilities move away from the native model's."""
+    return MetricSpec(name="fidelity", score=lambda y, proba: -float(np.abs(proba - native).max()))
+
+
+@pytest.mark.parametrize(("tolerance", "kept"), [(0.9, True), (0.001, False)])
+def test_static_quantization_is_kept_only_within_tolerance(image_model, tmp_path: Path, tolerance: float, kept: bool):
+    model, check, y = image_model
+    metric = _fidelity_to(model.predict_proba(check))
+    config = OnnxExportConfig(quantize="static", tolerance=tolerance, calibration_rows=8, keep_slower=True)
+    report = OnnxExporter(config).export(model, check, tmp_path, labels=y, metric=metric)
+    assert report.exported, report.reason
+    q = report.quantized_report
+    assert q is not None and q.mode == "static" and q.quantized_nodes > 0
+    assert q.kept is kept and report.quantized is kept
+    assert q.metric_float > -1e-4 and q.metric_quantized < -0.001  # quantization moved the probabilities
+    assert q.ms_per_row and q.float_ms_per_row and q.bytes < q.float_bytes / 2
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert q.file == ("model.onnx" if kept else None)
+    if kept:
+        assert meta["quantized"] == "static" and meta["float_file"] == "model.float.onnx"
+        assert (tmp_path / "model.float.onnx").is_file()
+        assert (tmp_path / "model.onnx").stat().st_size == q.bytes
+        proba = OnnxModel(tmp_path).predict_proba(check)
+        assert np.abs(proba - model.predict_proba(check)).max() == pytest.approx(q.max_abs_diff, abs=1e-6)
+    else:
+        assert meta["quantized"] is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.onnx"]
+        assert "beyond tolerance" in q.reason
