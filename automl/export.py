@@ -10,6 +10,7 @@ stderr and in the report: the trained model is never lost to an export problem.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import traceback
 from dataclasses import dataclass
@@ -29,13 +30,26 @@ class ExportOutcome:
     folder: Path | None  # the exported files, when the export succeeded
 
 
-def check_inputs(table: ExampleTable, folds: np.ndarray, rows: int, seed: int) -> Any:
-    """Up to ``rows`` examples of the first validation fold, as the model's ``predict`` takes them:
-    a table's feature rows, or the image paths / texts."""
+def check_rows(folds: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    """Up to ``rows`` row indices of the first validation fold, sorted."""
     held = np.flatnonzero(folds == 0)
-    chosen = np.sort(np.random.default_rng(seed).choice(held, size=min(rows, len(held)), replace=False))
+    return np.sort(np.random.default_rng(seed).choice(held, size=min(rows, len(held)), replace=False))
+
+
+def check_inputs(table: ExampleTable, chosen: np.ndarray) -> Any:
+    """The examples at ``chosen`` as the model's ``predict`` takes them: a table's feature rows, or
+    the image paths / texts."""
     features = table.features.iloc[chosen].reset_index(drop=True)
     return features if "input" not in features.columns else features["input"].tolist()
+
+
+def _optional_arguments(export: Any, offered: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments among ``offered`` that the exporter's ``export`` declares."""
+    try:
+        parameters = inspect.signature(export).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: v for k, v in offered.items() if k in parameters}
 
 
 def _as_dict(report: Any) -> dict[str, Any]:
@@ -51,9 +65,16 @@ def _as_dict(report: Any) -> dict[str, Any]:
 
 
 def export_model(
-    checked: CheckedRecipe, plugins: Plugins, model: Any, inputs: Any, run_dir: Path
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    model: Any,
+    inputs: Any,
+    run_dir: Path,
+    labels: np.ndarray | None = None,
 ) -> ExportOutcome | None:
-    """Run the recipe's exporter on ``model``; None when the recipe asks for no export."""
+    """Run the recipe's exporter on ``model``; None when the recipe asks for no export. An exporter
+    whose ``export`` declares ``labels`` and ``metric`` also gets the check rows' class indices and
+    the recipe's metric (e.g. to bound a quantized model's change in that metric)."""
     name = checked.recipe.deploy.export
     if name is None:
         return None
@@ -62,7 +83,10 @@ def export_model(
     folder = run_dir / "export"
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        report = _as_dict(spec.factory(checked.export_options).export(model, inputs, folder))
+        exporter = spec.factory(checked.export_options)
+        offered = {"labels": labels, "metric": plugins.metrics.get(checked.recipe.eval.metric)}
+        extra = _optional_arguments(exporter.export, offered) if labels is not None else {}
+        report = _as_dict(exporter.export(model, inputs, folder, **extra))
     except Exception as err:  # an exporter's bug must not lose the trained model: report it
         where = traceback.extract_tb(err.__traceback__)[-1]
         reason = f"the {name} exporter failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "

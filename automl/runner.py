@@ -28,7 +28,7 @@ from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import Candidate, build_leaderboard
-from automl.export import check_inputs, export_model
+from automl.export import check_inputs, check_rows, export_model
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
 from automl.model import FittedMember, FittedModel
@@ -191,13 +191,8 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     importance_s = time.perf_counter() - importance_started
 
     export_started = time.perf_counter()
-    exported = export_model(
-        checked,
-        plugins,
-        model,
-        check_inputs(table, folds, recipe.deploy.export_check_rows, recipe.seed),
-        run_dir,
-    )
+    chosen = check_rows(folds, recipe.deploy.export_check_rows, recipe.seed)
+    exported = export_model(checked, plugins, model, check_inputs(table, chosen), run_dir, table.y[chosen])
     export_s = time.perf_counter() - export_started
 
     store = ModelStore(workspace)

@@ -15,7 +15,7 @@ from automl.config.compose import load_recipe
 from automl.config.validate import check_recipe
 from automl.data.table import ExampleTable
 from automl.errors import UserError
-from automl.export import check_inputs, export_model
+from automl.export import check_inputs, check_rows, export_model
 from automl.plugins import ComponentSpec, hookimpl
 from automl.plugins.manager import build_plugins
 from automl.registry.store import ModelStore
@@ -110,7 +110,7 @@ def test_check_inputs_are_rows_of_the_first_fold() -> None:
     features = pd.DataFrame({"x": np.arange(10.0)})
     table = ExampleTable(features, np.array(["a"] * 10), np.arange(10).astype(str), np.arange(10), ["a"])
     folds = np.array([0, 1] * 5)
-    chosen = check_inputs(table, folds, 3, seed=0)
+    chosen = check_inputs(table, check_rows(folds, 3, seed=0))
     assert len(chosen) == 3 and set(chosen["x"]) <= {0.0, 2.0, 4.0, 6.0, 8.0}
     media = ExampleTable(
         pd.DataFrame({"input": [f"p{i}" for i in range(10)]}),
@@ -119,4 +119,23 @@ def test_check_inputs_are_rows_of_the_first_fold() -> None:
         np.arange(10),
         ["a"],
     )
-    assert check_inputs(media, folds, 100, seed=0) == ["p0", "p2", "p4", "p6", "p8"]
+    assert check_inputs(media, check_rows(folds, 100, seed=0)) == ["p0", "p2", "p4", "p6", "p8"]
+
+
+def test_an_exporter_that_declares_labels_and_metric_gets_them(plugins, small_csv: Path, tmp_path: Path) -> None:
+    seen: dict[str, object] = {}
+
+    class Measuring(FakeExporter):
+        def export(self, model, inputs, folder, *, labels=None, metric=None):  # type: ignore[no-untyped-def,override]
+            seen.update(labels=labels, metric=metric)
+            return super().export(model, inputs, folder)
+
+    checked = _checked(plugins, small_csv)
+    spec = plugins.registries["exporter"].get("fake")
+    original = spec.factory
+    object.__setattr__(spec, "factory", Measuring)
+    try:
+        export_model(checked, plugins, object(), [1, 2], tmp_path, np.array([0, 1]))
+    finally:
+        object.__setattr__(spec, "factory", original)
+    assert list(seen["labels"]) == [0, 1] and seen["metric"].name == checked.recipe.eval.metric  # type: ignore[union-attr,call-overload]
