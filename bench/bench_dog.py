@@ -43,9 +43,7 @@ medians. A JSON result is written to bench/results/dog-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -57,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_income import automl_executable, machine_state, parse_summary, version
+from bench_income import automl_executable, machine_state, parse_summary, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -370,32 +368,16 @@ def main() -> int:
         f"<= {TARGET_RATIO:.3f}: {'MET' if met else 'NOT MET'} (held in {held}/{len(repeats)} repeats)"
     )
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"dog-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "dog",
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                },
-                "packages": {
-                    p: version(p)
-                    for p in ("automl", "automl-timm", "ray", "scikit-learn", "torch", "timm", "pillow", "numpy")
-                },
-                "targets": {"ratio": TARGET_RATIO, "met": met, "held_in_repeats": f"{held}/{len(repeats)}"},
-                "median": median,
-                "repeats": repeats,
-            },
-            indent=2,
-            default=str,
-        )
+    write_result(
+        "dog",
+        args,
+        ("automl", "automl-timm", "ray", "scikit-learn", "torch", "timm", "pillow", "numpy"),
+        {
+            "targets": {"ratio": TARGET_RATIO, "met": met, "held_in_repeats": f"{held}/{len(repeats)}"},
+            "median": median,
+            "repeats": repeats,
+        },
     )
-    print(f"result: {out.relative_to(REPO)}")
     return 0
 
 

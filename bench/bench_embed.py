@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -54,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_income import machine_state, version
+from bench_income import machine_state, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -421,30 +420,13 @@ def main() -> int:
     if shares:
         print(f"machine: other processes used at most {max(shares):.0%} of the CPUs between measurements")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"embed-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "embed",
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "args": vars(args),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "processor": platform.processor(),
-                    "contention": machine,
-                },
-                "packages": {p: version(p) for p in ("automl", "torch", "timm", "transformers", "pillow", "numpy")},
-                "matmul": {"before": mm, "after": mm_after, "n": MM_N},
-                "results": results,
-            },
-            indent=2,
-            default=str,
-        )
+    write_result(
+        "embed",
+        args,
+        ("automl", "torch", "timm", "transformers", "pillow", "numpy"),
+        {"matmul": {"before": mm, "after": mm_after, "n": MM_N}, "results": results},
+        machine={"processor": platform.processor(), "contention": machine},
     )
-    print(f"result: {out.relative_to(REPO)}")
     return 0
 
 

@@ -380,6 +380,35 @@ def version(dist: str) -> str:
         return "not installed"
 
 
+def write_result(
+    name: str,
+    args: argparse.Namespace,
+    packages: tuple[str, ...],
+    body: dict[str, Any],
+    machine: dict[str, Any] | None = None,
+) -> Path:
+    """Write bench/results/<name>-<timestamp>.json (the run's arguments, the machine, package
+    versions, then ``body``) and print where it went."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    document = {
+        "benchmark": name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            **(machine or {}),
+        },
+        "packages": {p: version(p) for p in packages},
+        **body,
+    }
+    out.write_text(json.dumps(document, indent=2, default=str))
+    print(f"result: {out.relative_to(REPO)}")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="automl vs HGB vs FLAML on the income recipe.")
     parser.add_argument("--repeats", type=int, default=1, help="times to run everything (default 1); medians shown")
@@ -508,42 +537,17 @@ def main() -> int:
         f"wall < {TARGET_WALL_S:g} s: {'met' if targets['wall_under_90s'] else 'NOT met'}"
     )
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"income-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "income",
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                },
-                "packages": {
-                    p: version(p)
-                    for p in (
-                        "automl",
-                        "ray",
-                        "scikit-learn",
-                        "lightgbm",
-                        "flaml",
-                        "xgboost",
-                        "pandas",
-                        "numpy",
-                    )
-                },
-                "targets": {"auc": TARGET_AUC, "wall_s": TARGET_WALL_S, **targets},
-                "overhead_formula": "(search_s * cpus - trial_work_s) / trials",
-                "median": med,
-                "repeats": repeats,
-            },
-            indent=2,
-            default=str,
-        )
+    write_result(
+        "income",
+        args,
+        ("automl", "ray", "scikit-learn", "lightgbm", "flaml", "xgboost", "pandas", "numpy"),
+        {
+            "targets": {"auc": TARGET_AUC, "wall_s": TARGET_WALL_S, **targets},
+            "overhead_formula": "(search_s * cpus - trial_work_s) / trials",
+            "median": med,
+            "repeats": repeats,
+        },
     )
-    print(f"result: {out.relative_to(REPO)}")
     return 0
 
 

@@ -31,9 +31,7 @@ times; the table shows medians. A JSON result is written to bench/results/spam-<
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -46,7 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_income import automl_executable, machine_state, parse_summary, per_trial_overhead, version
+from bench_income import automl_executable, machine_state, parse_summary, per_trial_overhead, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -382,31 +380,12 @@ def main() -> int:
         f"{'MET' if met else 'NOT MET'}"
     )
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"spam-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "spam",
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                },
-                "packages": {
-                    p: version(p) for p in ("automl", "ray", "scikit-learn", "torch", "transformers", "pandas", "numpy")
-                },
-                "targets": {"f1": TARGET_F1, **targets, "met": met},
-                "median": med,
-                "repeats": repeats,
-            },
-            indent=2,
-            default=str,
-        )
+    write_result(
+        "spam",
+        args,
+        ("automl", "ray", "scikit-learn", "torch", "transformers", "pandas", "numpy"),
+        {"targets": {"f1": TARGET_F1, **targets, "met": met}, "median": med, "repeats": repeats},
     )
-    print(f"result: {out.relative_to(REPO)}")
     return 0
 
 
