@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ def open_rgb(path: str | Path) -> Any:
             return img.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
         raise UnreadableImage(f"{type(err).__name__}: {err}") from None
+
+
+def as_rgb(item: Any) -> Any:
+    """An RGB ``PIL.Image`` from an image file path (decoded by :func:`open_rgb`) or a PIL image."""
+    if isinstance(item, (str, os.PathLike)):
+        return open_rgb(item)
+    if hasattr(item, "convert"):
+        return item if item.mode == "RGB" else item.convert("RGB")
+    raise TypeError(f"expected an image file path or a PIL image, got {type(item).__name__}")
 
 
 def is_image_file(path: Path) -> bool:

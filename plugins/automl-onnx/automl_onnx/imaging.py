@@ -10,24 +10,12 @@ operations, in the same order and precision, as torchvision's ``Resize``, ``Cent
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
 
 DEFAULT_CROP_PCT = 0.875
 _FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
-
-
-def as_rgb(item: Any) -> Any:
-    """A PIL RGB image from an image file path or a PIL image (as the timm embedder opens it)."""
-    if isinstance(item, (str, os.PathLike)):
-        from automl.data.images import open_rgb
-
-        return open_rgb(item)
-    if hasattr(item, "convert"):
-        return item if item.mode == "RGB" else item.convert("RGB")
-    raise TypeError(f"expected an image file path or a PIL image, got {type(item).__name__}")
 
 
 def supported(config: dict[str, Any]) -> bool:

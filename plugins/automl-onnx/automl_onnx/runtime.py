@@ -48,7 +48,8 @@ class OnnxModel:
         if kind == "table":
             return self._table_feeds(inputs)
         if kind == "image":
-            from automl_onnx.imaging import as_rgb, preprocess
+            from automl.data.images import as_rgb
+            from automl_onnx.imaging import preprocess
 
             images = [as_rgb(item) for item in inputs]
             return {spec["name"]: preprocess(images, spec["preprocess"]["data_config"]) for spec in self.meta["inputs"]}

@@ -70,7 +70,9 @@ def test_backbone_and_heads_export_as_one_graph(image_model, tmp_path: Path):
 
 
 def test_numpy_preprocessing_matches_timms_eval_transform(make_images, tmp_path: Path):
-    from automl_onnx.imaging import as_rgb, preprocess
+    from automl_onnx.imaging import preprocess
+
+    from automl.data.images import as_rgb
 
     embedder = _embedder()  # the real 224 px configuration (bicubic, crop_pct 0.875)
     paths, _ = make_images(tmp_path, 4)

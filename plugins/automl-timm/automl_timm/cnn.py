@@ -7,7 +7,6 @@ and kept as one uint8 tensor, so the epochs only run the network (with random fl
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,14 +18,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 from torch.nn import functional as F
 
-from automl.data.images import open_rgb
+from automl.data.images import as_rgb
 
 
 def decode_images(items: Any, size: int) -> torch.Tensor:
     """A uint8 tensor (n, 3, size, size) from image file paths (or PIL images)."""
     arrays = []
     for item in np.asarray(items, dtype=object).ravel():
-        image = open_rgb(str(item)) if isinstance(item, (str, os.PathLike)) else item.convert("RGB")
+        image = as_rgb(item)
         arrays.append(np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8))
     if not arrays:
         return torch.zeros((0, 3, size, size), dtype=torch.uint8)

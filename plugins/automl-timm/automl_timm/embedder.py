@@ -16,16 +16,7 @@ import timm  # noqa: E402
 import timm.data  # noqa: E402
 import torch  # noqa: E402
 
-from automl.data.images import open_rgb  # noqa: E402
-
-
-def as_rgb(item: Any) -> Any:
-    """A PIL RGB image from an image file path or a PIL image."""
-    if isinstance(item, (str, os.PathLike)):
-        return open_rgb(item)
-    if hasattr(item, "convert"):
-        return item if item.mode == "RGB" else item.convert("RGB")
-    raise TypeError(f"expected an image file path or a PIL image, got {type(item).__name__}")
+from automl.data.images import as_rgb  # noqa: E402
 
 
 class TimmEmbedder:
