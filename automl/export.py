@@ -65,27 +65,26 @@ def _as_dict(report: Any) -> dict[str, Any]:
 
 
 def export_model(
-    checked: CheckedRecipe,
-    plugins: Plugins,
-    model: Any,
-    inputs: Any,
-    run_dir: Path,
-    labels: np.ndarray | None = None,
+    checked: CheckedRecipe, plugins: Plugins, model: Any, table: ExampleTable, folds: np.ndarray, run_dir: Path
 ) -> ExportOutcome | None:
-    """Run the recipe's exporter on ``model``; None when the recipe asks for no export. An exporter
-    whose ``export`` declares ``labels`` and ``metric`` also gets the check rows' class indices and
-    the recipe's metric (e.g. to bound a quantized model's change in that metric)."""
-    name = checked.recipe.deploy.export
+    """Run the recipe's exporter on ``model``, checked on ``deploy.export_check_rows`` examples of
+    the first fold; None when the recipe asks for no export. An exporter whose ``export`` declares
+    ``labels`` and ``metric`` also gets those examples' class indices and the recipe's metric (e.g.
+    to bound a quantized model's change in that metric)."""
+    recipe = checked.recipe
+    name = recipe.deploy.export
     if name is None:
         return None
+    chosen = check_rows(folds, recipe.deploy.export_check_rows, recipe.seed)
+    inputs, labels = check_inputs(table, chosen), table.y[chosen]
     spec = plugins.registries["exporter"].get(name)
     assert spec.factory is not None
     folder = run_dir / "export"
     folder.mkdir(parents=True, exist_ok=True)
     try:
         exporter = spec.factory(checked.export_options)
-        offered = {"labels": labels, "metric": plugins.metrics.get(checked.recipe.eval.metric)}
-        extra = _optional_arguments(exporter.export, offered) if labels is not None else {}
+        offered = {"labels": labels, "metric": plugins.metrics.get(recipe.eval.metric)}
+        extra = _optional_arguments(exporter.export, offered)
         report = _as_dict(exporter.export(model, inputs, folder, **extra))
     except Exception as err:  # an exporter's bug must not lose the trained model: report it
         where = traceback.extract_tb(err.__traceback__)[-1]

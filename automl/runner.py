@@ -28,7 +28,7 @@ from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import Candidate, build_leaderboard
-from automl.export import check_inputs, check_rows, export_model
+from automl.export import export_model
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
 from automl.model import FittedMember, FittedModel
@@ -155,11 +155,13 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     prepared = prepare_views(checked, plugins, table, workspace)
     data = TrialData(prepared.views, prepared.contexts, table.y, folds)
     metric = plugins.metrics.get(recipe.eval.metric)
-    configs = still_available(plan.configs, checked, plugins, prepared.backbones, prepared.tunable)
-    if plan.mode == "retrain" and not configs:
-        reason = "none of the last run's best configurations can train now (a backbone or trainer is missing)"
-        plan = dataclasses.replace(plan, mode="search", reason=reason)
-        print(f"mode: search ({reason})", file=progress_stream or sys.stderr)
+    configs: list[dict[str, Any]] = []
+    if plan.mode == "retrain":
+        configs = still_available(plan.configs, checked, plugins, prepared.backbones, prepared.tunable)
+        if not configs:
+            reason = "none of the last run's best configurations can train now (a backbone or trainer is missing)"
+            plan = dataclasses.replace(plan, mode="search", reason=reason)
+            print(f"mode: search ({reason})", file=progress_stream or sys.stderr)
     retrain = plan.mode == "retrain"
     left_out: list[dict[str, Any]] = []
     if not retrain:
@@ -191,8 +193,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     importance_s = time.perf_counter() - importance_started
 
     export_started = time.perf_counter()
-    chosen = check_rows(folds, recipe.deploy.export_check_rows, recipe.seed)
-    exported = export_model(checked, plugins, model, check_inputs(table, chosen), run_dir, table.y[chosen])
+    exported = export_model(checked, plugins, model, table, folds, run_dir)
     export_s = time.perf_counter() - export_started
 
     store = ModelStore(workspace)

@@ -59,6 +59,14 @@ def plugins():
     return build_plugins(extra=[ExporterPlugin()])
 
 
+def _table(labels: list[str]) -> ExampleTable:
+    """A table of ``len(labels)`` rows, all in the first fold (``np.zeros`` folds)."""
+    n = len(labels)
+    return ExampleTable(
+        pd.DataFrame({"x": np.arange(float(n))}), np.array(labels), np.arange(n).astype(str), np.arange(n), ["a", "b"]
+    )
+
+
 def _checked(plugins, small_csv: Path, *overrides: str):
     recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export=fake", *overrides])
     return check_recipe(recipe, plugins)
@@ -83,7 +91,7 @@ def test_export_options_are_checked_with_the_recipe(plugins, small_csv: Path) ->
 )
 def test_export_outcomes(plugins, small_csv: Path, tmp_path: Path, capsys, mode: str, reason: str | None) -> None:
     checked = _checked(plugins, small_csv, f"deploy.export_options.mode={mode}")
-    outcome = export_model(checked, plugins, object(), [1, 2, 3], tmp_path)
+    outcome = export_model(checked, plugins, object(), _table(["a", "b", "a"]), np.zeros(3, dtype=int), tmp_path)
     assert outcome is not None and outcome.report["exporter"] == "fake"
     if reason is None:
         assert outcome.report["exported"] and outcome.folder == tmp_path / "export"
@@ -103,7 +111,10 @@ def test_export_outcomes(plugins, small_csv: Path, tmp_path: Path, capsys, mode:
 
 def test_no_exporter_no_export(plugins, small_csv: Path, tmp_path: Path) -> None:
     recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label"])
-    assert export_model(check_recipe(recipe, plugins), plugins, object(), [], tmp_path) is None
+    table = _table(["a", "b"])
+    assert (
+        export_model(check_recipe(recipe, plugins), plugins, object(), table, np.zeros(2, dtype=int), tmp_path) is None
+    )
 
 
 def test_check_inputs_are_rows_of_the_first_fold() -> None:
@@ -135,7 +146,7 @@ def test_an_exporter_that_declares_labels_and_metric_gets_them(plugins, small_cs
     original = spec.factory
     object.__setattr__(spec, "factory", Measuring)
     try:
-        export_model(checked, plugins, object(), [1, 2], tmp_path, np.array([0, 1]))
+        export_model(checked, plugins, object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path)
     finally:
         object.__setattr__(spec, "factory", original)
     assert list(seen["labels"]) == [0, 1] and seen["metric"].name == checked.recipe.eval.metric  # type: ignore[union-attr,call-overload]
