@@ -14,6 +14,7 @@ import numpy as np
 
 from automl.evaluate.cv import predict_proba
 from automl.evaluate.scoring import decide
+from automl.features.views import EmbeddingView
 
 
 @dataclass
@@ -34,6 +35,15 @@ class FittedModel:
     def predict_proba(self, inputs: Any) -> np.ndarray:
         built = {key: self.views[key].transform(inputs) for key in {m.view for m in self.members}}
         return self.predict_proba_views(built)
+
+    def predict_proba_and_embedding(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and, where a member sees a backbone's embedding, that embedding (the
+        heaviest-weighted such member's): the server logs it for drift monitoring and review."""
+        keys = [m.view for m in sorted(self.members, key=lambda m: -m.weight)]
+        built = {key: self.views[key].transform(inputs) for key in dict.fromkeys(keys)}
+        embedded = [key for key in built if isinstance(self.views[key], EmbeddingView)]
+        vectors = np.asarray(built[embedded[0]], dtype=np.float32) if embedded else None
+        return self.predict_proba_views(built), vectors
 
     def predict_proba_views(self, built: dict[str, Any]) -> np.ndarray:
         """For inputs already in each member's view (skips rebuilding views in hot loops)."""

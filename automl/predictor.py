@@ -55,6 +55,15 @@ class Predictor:
         index = inputs.index if isinstance(inputs, pd.DataFrame) else None
         return pd.DataFrame(self.model.predict_proba(inputs), columns=self.classes, index=index)
 
+    def predict_proba_and_embedding(self, X: Any) -> tuple[Any, np.ndarray | None]:
+        """``predict_proba`` and the backbone embedding of each input, where the model has one."""
+        import pandas as pd
+
+        inputs = self._inputs(X)
+        index = inputs.index if isinstance(inputs, pd.DataFrame) else None
+        proba, vectors = self.model.predict_proba_and_embedding(inputs)
+        return pd.DataFrame(proba, columns=self.classes, index=index), vectors
+
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (with the tuned decision threshold, where there is one)."""
         index = self.model.predict_index(self._inputs(X))

@@ -18,9 +18,15 @@ class Output:
     labels: list[str]
     scores: list[dict[str, float]]
     content_ids: list[str]
+    embeddings: list[list[float]] | None = None  # where the model sees a backbone's embedding
 
     def to_dict(self) -> dict[str, Any]:
-        return {"labels": self.labels, "scores": self.scores, "content_ids": self.content_ids}
+        return {
+            "labels": self.labels,
+            "scores": self.scores,
+            "content_ids": self.content_ids,
+            "embeddings": self.embeddings,
+        }
 
 
 class ModelCache:
@@ -58,11 +64,11 @@ def predict(predictor: Any, inputs: list[Any]) -> Output:
         schema = tabular_schema(model, predictor.meta.get("features") or ())
         rows = check_rows(inputs, schema)
         ids = [row_content_id([row[c] for c in schema.columns]) for row in rows]
-        proba = predictor.predict_proba(rows).to_numpy()
+        proba, vectors = predictor.predict_proba_and_embedding(rows)
     elif task == TEXT:
         texts = check_texts(inputs)
         ids = [bytes_content_id(t.encode("utf-8")) for t in texts]
-        proba = predictor.predict_proba(texts).to_numpy()
+        proba, vectors = predictor.predict_proba_and_embedding(texts)
     elif task == IMAGE:
         if not all(isinstance(x, bytes) for x in inputs):
             raise InputError("an image model takes images (base64 strings or multipart files)")
@@ -75,13 +81,15 @@ def predict(predictor: Any, inputs: list[Any]) -> Output:
                 path = os.path.join(tmp, cid)
                 Path(path).write_bytes(data)
                 paths.append(path)
-            proba = predictor.predict_proba(paths).to_numpy()
+            proba, vectors = predictor.predict_proba_and_embedding(paths)
     else:
         raise InputError(f"this server cannot serve a {task} model")
+    proba = proba.to_numpy()
     index = decide(proba, getattr(model, "threshold", None))
     classes = predictor.classes
     return Output(
         labels=[classes[i] for i in index],
         scores=[{c: float(v) for c, v in zip(classes, row, strict=True)} for row in proba],
         content_ids=ids,
+        embeddings=None if vectors is None else vectors.tolist(),
     )

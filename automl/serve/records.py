@@ -18,6 +18,7 @@ def make_records(
     key_id: str | None,
     invoke_ids: Sequence[str] | None = None,
 ) -> list[InvokeRecord]:
+    embeddings = output.get("embeddings") or [None] * len(inputs)
     ids = list(invoke_ids) if invoke_ids is not None else [new_invoke_id() for _ in inputs]
     return [
         InvokeRecord(
@@ -29,6 +30,7 @@ def make_records(
             label=output["labels"][i],
             scores=output["scores"][i],
             latency_ms=latency_ms,
+            embedding=embeddings[i],
             key_id=key_id,
             invoke_id=ids[i],
         )

@@ -74,8 +74,8 @@ def test_predict_applies_the_tuned_threshold() -> None:
         meta = {"features": ["age", "city"]}
         model = SimpleNamespace(threshold=0.25, views={"f": SimpleNamespace(schema=SCHEMA)})
 
-        def predict_proba(self, rows: list[dict]) -> pd.DataFrame:
-            return pd.DataFrame(proba[: len(rows)], columns=self.classes)
+        def predict_proba_and_embedding(self, rows: list[dict]) -> tuple[pd.DataFrame, None]:
+            return pd.DataFrame(proba[: len(rows)], columns=self.classes), None
 
     rows = [{"age": 30, "city": "oslo"}, {"age": 40.0, "city": "rome"}]
     out = predict(Fake(), rows)
@@ -87,9 +87,33 @@ def test_predict_applies_the_tuned_threshold() -> None:
         predict(Fake(), [{"age": "x", "city": "oslo"}])
 
 
+def test_an_embedding_model_returns_the_embedding_it_classified() -> None:
+    from automl.features.views import EmbeddingView
+    from automl.model import FittedMember, FittedModel
+    from automl.predictor import Predictor
+
+    class Lengths:  # an embedder: each text as (length, vowels)
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return np.array([[len(t), sum(c in "aeiou" for c in t)] for t in texts], dtype=np.float32)
+
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"e0": [1.0, 2, 8, 9], "e1": [0.0, 1, 3, 4]})
+    head = LogisticRegression().fit(X, [0, 0, 1, 1])
+    model = FittedModel("text_classification", ["short", "long"], {"backbone:len": EmbeddingView(Lengths())},
+                        [FittedMember("backbone:len", head, 1.0)])  # fmt: skip
+    meta = {"name": "t", "version": 1, "classes": ["short", "long"], "task": "text_classification"}
+    out = predict(Predictor(model, meta), ["hi", "a longer text"])
+    assert out.labels == ["short", "long"]
+    assert out.embeddings == [[2.0, 1.0], [13.0, 4.0]]
+    (record,) = make_records("t", 1, "production", ["hi"], out.to_dict(), 1.0, None)
+    assert record.embedding == [2.0, 1.0]
+
+
 def test_records_carry_the_key_id() -> None:
     output = {"labels": ["a"], "scores": [{"a": 1.0}], "content_ids": ["c"]}
     (record,) = make_records("m", 3, "canary", [{"x": 1}], output, 2.0, "kid", ["inv"])
+    assert record.embedding is None
     assert (record.model, record.version, record.route, record.key_id, record.invoke_id) == (
         "m",
         3,

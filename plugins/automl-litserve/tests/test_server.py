@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from automl.serve.local import LocalServer
 
 AUTOML = str(Path(sys.executable).with_name("automl"))
 ROW = {
@@ -35,12 +34,6 @@ MULTIPART = (
     b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n'
     b"Content-Type: application/octet-stream\r\n\r\nabc\r\n--b--\r\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def request(
@@ -60,19 +53,24 @@ def request(
         conn.close()
 
 
-def session_pids(sid: int) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout.splitlines()
-    return [int(p) for p, s, st in (line.split() for line in out) if int(s) == sid and not st.startswith("Z")]
-
-
 @dataclass
 class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    workspace: Path
+    """A ``LocalServer`` of the penguins model and a key for it."""
+
+    local: LocalServer
     key: str
-    log: Path
-    server_pid: int = 0
+
+    @property
+    def port(self) -> int:
+        return self.local.port
+
+    @property
+    def workspace(self) -> Path:
+        return self.local.workspace
+
+    @property
+    def log(self) -> Path:
+        return self.local.log
 
     def url(self, model: str = "penguins", version: int | None = None) -> str:
         return f"/v1/models/{model}/predict" if version is None else f"/v1/models/{model}/versions/{version}/predict"
@@ -80,18 +78,6 @@ class Server:
     def predict(self, inputs: list[Any], key: str | None = None, version: int | None = None, **headers: str) -> Any:
         h = {"X-API-Key": key or self.key, **headers}
         return request(self.port, "POST", self.url(version=version), {"inputs": inputs}, h)
-
-    def sessions(self) -> list[int]:
-        return session_pids(self.proc.pid) + (session_pids(self.server_pid) if self.server_pid else [])
-
-    def kill(self) -> None:
-        for pgid in (self.server_pid, self.proc.pid):
-            if pgid:
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        self.proc.wait(timeout=10)
 
 
 def automl(*args: str, ws: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -119,39 +105,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def start_server(ws: Path, tmp: Path, extra: dict[str, Any] | None = None, **options: Any) -> Server:
     key = automl("keys", "add", "model=penguins", ws=ws).stdout.splitlines()[0]
-    port = free_port()
-    log = tmp / f"serve-{port}.log"
-    if extra:  # test options (a slowed predict) are not on the command line: call the supervisor itself
-        code = (
-            "import sys, json; from automl.serve.config import ServeConfig; from automl.serve.supervisor import serve; "
-            "sys.exit(serve(ServeConfig(**json.loads(sys.argv[1]))))"
-        )
-        config = {"workspace": str(ws), "models": ["penguins"], "port": port, "extra": extra, **options}
-        command = [sys.executable, "-c", code, json.dumps(config)]
-    else:
-        command = [AUTOML, "serve", "model=penguins", f"port={port}", f"workspace={ws}"]
-        command += [f"{k}={v}" for k, v in options.items()]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
-    server = Server(proc, port, ws, key, log)
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"automl serve exited with {proc.returncode}:\n{log.read_text()}")
-            if not server.server_pid:
-                found = re.search(r"pid (\d+)\)", log.read_text())
-                server.server_pid = int(found.group(1)) if found else 0
-            try:
-                if request(port, "GET", "/health")[0] == 200:
-                    return server
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"no /health in 60 s:\n{log.read_text()}")
-    except BaseException:
-        server.kill()
-        raise
+    log = tmp / f"serve-{len(list(tmp.glob('serve-*.log')))}.log"
+    return Server(LocalServer.start(ws, ["penguins"], log, extra, **options), key)
 
 
 @pytest.fixture
@@ -167,7 +122,7 @@ def serve_factory(trained: Path, tmp_path: Path) -> Iterator[Any]:
 
     yield make
     for server in servers:
-        server.kill()
+        server.local.kill()
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +132,7 @@ def shared(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     shutil.copytree(trained, ws)
     server = start_server(ws, tmp, max_body_bytes=65536)
     yield server
-    server.kill()
+    server.local.kill()
 
 
 pytestmark = pytest.mark.slow
@@ -310,16 +265,14 @@ def test_sigterm_under_load_stops_cleanly_and_logs_every_answer(serve_factory: A
     for t in threads:
         t.start()
     time.sleep(2)
-    sessions = (server.proc.pid, server.server_pid)
-    server.proc.send_signal(signal.SIGTERM)
     try:
-        rc = server.proc.wait(timeout=60)
+        rc = server.local.stop(signal.SIGTERM)
     finally:
         stop.set()
         for t in threads:
             t.join()
     assert rc == 0, server.log.read_text()
-    assert server.server_pid and not [p for s in sessions for p in session_pids(s)]
+    assert server.local.server_pid and not server.local.processes()
     rows = read_invokes(server.workspace, model="penguins")
     assert len(answered) > 10
     assert sorted(rows["invoke_id"]) == sorted(answered)
