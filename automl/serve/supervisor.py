@@ -46,6 +46,7 @@ def serve(config: ServeConfig, out: Any = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "LIT_SERVER_API_KEY"}
     server = subprocess.Popen(command, start_new_session=True, env=env)
     stop_at: list[float] = []
+    forced: list[str] = []  # why the server was killed rather than stopped
 
     def forward(signum: int, frame: Any) -> None:
         if not stop_at:
@@ -56,6 +57,7 @@ def serve(config: ServeConfig, out: Any = None) -> int:
                 pass
         elif signum == signal.SIGINT:  # a second Ctrl-C: stop waiting
             stop_at[0] = time.monotonic()
+            forced.append("a second Ctrl-C")
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     print(
@@ -71,7 +73,10 @@ def serve(config: ServeConfig, out: Any = None) -> int:
                 break
             except subprocess.TimeoutExpired:
                 if stop_at and time.monotonic() > stop_at[0]:
+                    if not forced:
+                        forced.append(f"not stopped within grace_s={config.grace_s:g} s")
                     _kill_group(server.pid)
+                    stop_at[0] = float("inf")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -79,6 +84,8 @@ def serve(config: ServeConfig, out: Any = None) -> int:
     if stop_at and rc in (0, -signal.SIGTERM):
         print("automl serve: stopped", file=out, flush=True)
         return 0
+    if forced:
+        raise ServerDied(f"killed ({forced[0]}): requests in flight were not answered; unwritten invokes are lost.")
     raise ServerDied(
         f"the server exited with {rc}{'' if stop_at else ' without being asked to stop'}; see its log above."
     )

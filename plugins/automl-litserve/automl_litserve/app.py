@@ -29,6 +29,7 @@ def build(config: ServeConfig) -> ls.LitServer:
         timeout=config.timeout_s,
         max_payload_size=config.max_body_bytes,
         track_requests=False,
+        restart_workers=True,  # a worker that dies (OOM, a crash in native code) is replaced
     )
     app = server.app
     app.title = "automl model server"

@@ -6,15 +6,18 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 from typing import Any
 
 log = logging.getLogger("automl.serve")
+MONITOR_THREAD = "litserve-monitoring"  # LitServe's worker monitor (litserve.server)
 
 
 def install_shutdown(server: Any) -> None:
-    """Stop uvicorn first (it finishes in-flight requests, waits for shadow calls and closes the
-    invoke writer in its lifespan), then kill the workers (they ignore SIGTERM and hold nothing
-    to flush), then take LitServe's own graceful path (KeyboardInterrupt) for the manager."""
+    """Stop LitServe restarting workers, stop uvicorn (it finishes in-flight requests, waits for
+    shadow calls and closes the invoke writer in its lifespan), then kill the workers (they
+    ignore SIGTERM and hold nothing to flush), then take LitServe's own graceful path
+    (KeyboardInterrupt) for the manager."""
     main_pid = os.getpid()
 
     def handler(signum: int, frame: Any) -> None:
@@ -26,11 +29,15 @@ def install_shutdown(server: Any) -> None:
             return
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_worker_restarts(server)
         front = [p for p in mp.active_children() if p.name.startswith("LitServer-")]
         for p in front:
             os.kill(p.pid, signal.SIGTERM)
         for p in front:
             p.join(timeout=35)
+        for t in threading.enumerate():
+            if t.name == MONITOR_THREAD:  # it checks the event every 2 s; joined before workers die
+                t.join(timeout=5)
         workers = [p for p in mp.active_children() if p.name == "inference-worker"]
         for p in workers:
             p.kill()
@@ -40,6 +47,26 @@ def install_shutdown(server: Any) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def stop_worker_restarts(server: Any) -> None:
+    """LitServe's monitor thread restarts dead workers (``restart_workers=True``) until its
+    shutdown event is set: set it before the workers are killed on purpose."""
+    event = getattr(server, "_shutdown_event", None)
+    if event is None:
+        return
+
+    def set_event() -> None:
+        try:
+            event.set()
+        except (OSError, EOFError):  # the manager is gone already
+            pass
+
+    # From another thread: the main thread's connection to the manager is busy in event.wait()
+    # (this handler interrupted it), and a proxy's connection is per thread.
+    setter = threading.Thread(target=set_event, name="automl-stop-restarts")
+    setter.start()
+    setter.join(timeout=5)
 
 
 def die_with_parent() -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,41 +242,155 @@ def test_overload_answers_503_with_retry_after(serve_factory: Any) -> None:
     assert all(a[1].get("retry-after") == "1" for a in answers if a[0] == 503)
 
 
-def test_sigterm_under_load_stops_cleanly_and_logs_every_answer(serve_factory: Any) -> None:
-    import threading
+class Load:
+    """``n`` client threads, each sending one row at a time until stopped; what was answered
+    (invoke id and the monotonic time of the answer) and how other requests ended."""
 
+    def __init__(self, server: Server, n: int = 6, version: int | None = None) -> None:
+        self.server, self.version = server, version
+        self.answered: list[tuple[str, float]] = []
+        self.other: list[int | str] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self.client) for _ in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def client(self) -> None:
+        while not self.done.is_set():
+            try:
+                status, _, body = self.server.predict([ROW], version=self.version)
+            except OSError as err:
+                with self.lock:
+                    self.other.append(type(err).__name__)
+                time.sleep(0.01)
+                continue
+            with self.lock:
+                if status == 200:
+                    self.answered.append((json.loads(body)["predictions"][0]["invoke_id"], time.monotonic()))
+                else:
+                    self.other.append(status)
+
+    def stop(self) -> None:
+        self.done.set()
+        for t in self.threads:
+            t.join()
+
+    @property
+    def ids(self) -> list[str]:
+        return [i for i, _ in self.answered]
+
+
+def worker_pids(server: Server) -> list[int]:
+    out = subprocess.run(["ps", "-ww", "--ppid", str(server.local.server_pid), "-o", "pid=,args="], capture_output=True,
+                         text=True).stdout  # fmt: skip
+    return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
+
+
+def test_sigterm_under_load_stops_cleanly_and_logs_every_answer(serve_factory: Any) -> None:
     from automl.invokes import read_invokes
 
     server = serve_factory(extra={"sleep_s": 0.02}, max_inflight=1000)
-    answered: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            try:
-                status, _, body = server.predict([ROW])
-            except OSError:
-                time.sleep(0.01)
-                continue
-            if status == 200:
-                with lock:
-                    answered.append(json.loads(body)["predictions"][0]["invoke_id"])
-
-    threads = [threading.Thread(target=client) for _ in range(6)]
-    for t in threads:
-        t.start()
+    load = Load(server)
     time.sleep(2)
     try:
         rc = server.local.stop(signal.SIGTERM)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        load.stop()
     assert rc == 0, server.log.read_text()
     assert server.local.server_pid and not server.local.processes()
     rows = read_invokes(server.workspace, model="penguins")
-    assert len(answered) > 10
-    assert sorted(rows["invoke_id"]) == sorted(answered)
+    assert len(load.ids) > 10
+    assert sorted(rows["invoke_id"]) == sorted(load.ids)
     assert set(rows["route"]) == {"production"} and set(rows["key_id"]) == {server.key.split("_")[1]}
     assert not rows.astype(str).apply(lambda c: c.str.contains(server.key, regex=False)).any().any()
+
+
+def test_shadow_calls_queued_at_stop_are_made_and_logged(serve_factory: Any) -> None:
+    from automl.invokes import read_invokes
+
+    server = serve_factory(extra={"sleep_s": 0.05}, max_inflight=1000)
+    automl("models", "promote", "model=penguins:2", "shadow=true", ws=server.workspace)
+    load = Load(server, n=4)
+    time.sleep(1.5)
+    try:
+        assert server.local.stop(signal.SIGTERM) == 0, server.log.read_text()
+    finally:
+        load.stop()
+    rows = read_invokes(server.workspace, model="penguins")
+    production = rows[rows["route"] == "production"]
+    shadow = rows[rows["route"] == "shadow"]
+    assert sorted(production["invoke_id"]) == sorted(load.ids) and len(load.ids) > 5
+    assert set(shadow["version"]) == {2} and len(shadow) == len(production)  # queued shadow calls finished
+    assert not server.local.processes()
+
+
+def test_a_second_ctrl_c_stops_at_once(serve_factory: Any) -> None:
+    server = serve_factory(extra={"sleep_s": 20.0})
+    load = Load(server, n=2)
+    time.sleep(1)
+    server.local.proc.send_signal(signal.SIGINT)
+    time.sleep(1)
+    t0 = time.monotonic()
+    try:
+        rc = server.local.stop(signal.SIGINT, timeout_s=15)
+    finally:
+        load.stop()
+    assert rc == 1 and time.monotonic() - t0 < 10
+    assert "killed (a second Ctrl-C)" in server.log.read_text()
+    assert not server.local.processes()
+
+
+def test_killing_the_supervisor_stops_the_server_cleanly(serve_factory: Any) -> None:
+    from automl.invokes import read_invokes
+
+    server = serve_factory(extra={"sleep_s": 0.02}, max_inflight=1000)
+    load = Load(server, n=4)
+    time.sleep(1.5)
+    server.local.proc.kill()  # the server's main gets SIGTERM from PR_SET_PDEATHSIG and drains
+    server.local.proc.wait()
+    deadline = time.monotonic() + 60
+    while server.local.processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    load.stop()
+    assert not server.local.processes()
+    rows = read_invokes(server.workspace, model="penguins")
+    assert len(load.ids) > 5 and sorted(rows["invoke_id"]) == sorted(load.ids)
+
+
+def test_a_killed_worker_is_replaced(serve_factory: Any) -> None:
+    server = serve_factory()
+    assert server.predict([ROW])[0] == 200
+    (worker,) = worker_pids(server)
+    os.kill(worker, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pids = worker_pids(server)
+        if pids and pids != [worker] and request(server.port, "GET", "/ready")[0] == 200:
+            break
+        time.sleep(0.5)
+    status, _, body = server.predict([ROW])
+    assert status == 200, body
+    assert server.local.stop(signal.SIGTERM) == 0, server.log.read_text()
+    assert not server.local.processes()
+
+
+def test_kill_9_of_the_whole_server_loses_at_most_the_last_moments(serve_factory: Any) -> None:
+    """SIGKILL to every process of both sessions under load: the store opens again and only the
+    invokes answered in the last ~second before the kill are missing."""
+    from automl.invokes import InvokeWriter, read_invokes
+
+    server = serve_factory(max_inflight=1000)
+    load = Load(server, n=4)
+    time.sleep(4)
+    killed_at = time.monotonic()
+    server.local.kill()
+    load.stop()
+    assert not server.local.processes()
+    InvokeWriter(server.workspace).start().close()  # reopens the store, publishes what the database kept
+    logged = set(read_invokes(server.workspace, model="penguins")["invoke_id"])
+    missing = [t for i, t in load.answered if i not in logged]
+    assert len(load.answered) > 20 and logged <= set(load.ids)
+    lost_s = killed_at - min(missing) if missing else 0.0
+    print(f"kill -9: {len(load.answered)} answered, {len(missing)} missing, the oldest {lost_s * 1000:.0f} ms before")
+    assert lost_s < 2.0
