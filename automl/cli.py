@@ -32,6 +32,8 @@ commands:
                                              API keys of the model server (stored hashed)
   serve    model=NAME | models=[a,b] [port=8000] [host=127.0.0.1] [workers=1]
                                              serve models over HTTP until SIGTERM or Ctrl-C
+  gc       [model=NAME] [retention_days=N] [dry_run=true]
+                                             delete invokes older than each model's deploy.retention_days
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -242,6 +244,22 @@ def cmd_serve(args: Args, sub: list[str]) -> int:
     return serve(build_config(workspace_dir(args.get("workspace")), values))
 
 
+def cmd_gc(args: Args, sub: list[str]) -> int:
+    from automl.invoke_gc import describe, gc_by_recipe, parse_days, parse_dry_run
+    from automl.paths import workspace_dir
+    from automl.registry.store import ModelStore
+
+    workspace = workspace_dir(args.get("workspace"))
+    model = args.get("model")
+    days = parse_days(args.get("retention_days"))
+    dry_run = parse_dry_run(args.get("dry_run"))
+    args.finish("gc")
+    result = gc_by_recipe(workspace, model, days, dry_run=dry_run)
+    text = describe(result, workspace, ModelStore(workspace).names())
+    _emit(args, {"workspace": str(workspace), **result.to_json()}, text)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "run": cmd_run,
     "show": cmd_show,
@@ -251,6 +269,7 @@ COMMANDS: dict[str, Callable[[Args, list[str]], int]] = {
     "weights": cmd_weights,
     "keys": cmd_keys,
     "serve": cmd_serve,
+    "gc": cmd_gc,
 }
 
 

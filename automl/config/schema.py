@@ -149,6 +149,11 @@ class DeployConfig:
         "Options of the exporter, validated against its own config (see `automl plugins`).", default_factory=dict
     )
     export_check_rows: int = _help("Examples the export is checked on (agreement with the native model).", default=256)
+    retention_days: Optional[float] = _help(
+        "Days the model server's invoke log keeps this model's invokes and their inputs; `automl gc` deletes "
+        "older ones (by the production version's recipe). null: keep them forever.",
+        default=90.0,
+    )
 
 
 @dataclass

@@ -6,6 +6,7 @@ Messages follow scikit-learn's form: *The 'cv_folds' option of eval must be an i
 from __future__ import annotations
 
 import glob
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,11 @@ def _check_ranges(r: Recipe) -> None:
     _at_least("eval", "cv_folds", r.eval.cv_folds, 2)
     _at_least("eval", "importance_rows", r.eval.importance_rows, 10)
     _at_least("ray", "num_cpus", r.ray.num_cpus, 1)
+    days = r.deploy.retention_days
+    if days is not None and not (math.isfinite(days) and days >= 0):
+        raise UserError(
+            f"The 'retention_days' option of deploy must be a number >= 0 (null keeps invokes forever). Got {days}."
+        )
 
 
 def _check_data(r: Recipe, plugins: Plugins) -> Any:

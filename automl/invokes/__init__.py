@@ -2,26 +2,29 @@
 
 One writer (``InvokeWriter``, in the server process) owns ``invokes/invokes.duckdb`` and publishes
 what it writes as Parquet parts; every other reader (``read_invokes``, ``query_invokes``) reads the
-parts and never needs DuckDB's lock. ``gc`` bounds how long invokes and their inputs are kept.
-See docs/invoke-log.md.
+parts and never needs DuckDB's lock. ``gc`` bounds how long invokes and their inputs are kept, per
+model (``deploy.retention_days``). See docs/invoke-log.md.
 """
 
 from __future__ import annotations
 
 from automl.invokes.blobs import read_blob
+from automl.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, ModelGc
 from automl.invokes.layout import InvokePaths
 from automl.invokes.reader import query_invokes, read_invokes
 from automl.invokes.record import ROUTES, InvokeRecord
-from automl.invokes.retention import GcResult, gc
+from automl.invokes.retention import gc
 from automl.invokes.store import StoreMovedAside
 from automl.invokes.writer import InvokeWriter, WriterStats
 
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
     "ROUTES",
     "GcResult",
     "InvokePaths",
     "InvokeRecord",
     "InvokeWriter",
+    "ModelGc",
     "StoreMovedAside",
     "WriterStats",
     "gc",

@@ -1,67 +1,67 @@
-"""Retention: delete invokes older than the recipe allows, and the inputs no remaining invoke uses.
+"""Retention: delete invokes older than their model's retention allows, and the inputs no remaining
+invoke uses.
 
-Only the store's owner may delete. With no writer running, ``gc`` takes the owner lock and does
-the work itself; while a server's writer runs, ``gc`` leaves a request file that the writer carries
+Each model has its own cutoff (``deploy.retention_days`` of its recipe; None keeps its invokes
+forever), and invokes of a model not named (one deleted from the registry) get a default. Only
+the store's owner may delete. With no writer running, ``gc`` takes the owner lock and does the
+work itself; while a server's writer runs, ``gc`` leaves a request file that the writer carries
 out between two batches, and waits for its answer.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from automl.errors import UserError
-from automl.invokes.blobs import remove_unreferenced
+from automl.invokes.blobs import blob_path, remove_unreferenced
+from automl.invokes.gc_requests import await_answer, read_answer, write_request
+from automl.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, ModelGc, Retention, check_days
 from automl.invokes.layout import InvokePaths
 from automl.invokes.owner import OwnerLock
-from automl.invokes.publish import clean, list_parts, read_part, replace_part
+from automl.invokes.publish import Part, clean, list_parts, read_part, replace_part, visible
 from automl.invokes.record import naive_utc, utcnow
 from automl.invokes.store import open_store
 
-REQUEST_GLOB = "gc-request-*.json"
 
-
-@dataclass(frozen=True)
-class GcResult:
-    cutoff: datetime  # invokes before this time (UTC) were deleted
-    db_rows: int  # rows deleted from the writer's database
-    published_rows: int  # rows deleted from the published parts
-    blobs: int  # input files deleted
-
-    def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "cutoff": self.cutoff.isoformat()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GcResult:
-        return cls(**{**data, "cutoff": datetime.fromisoformat(data["cutoff"])})
-
-
-def gc(workspace: Path | str, retention_days: float, *, now: datetime | None = None, timeout_s: float = 60) -> GcResult:
-    """Delete invokes older than ``retention_days`` and the blobs no remaining invoke references."""
-    if not isinstance(retention_days, (int, float)) or retention_days < 0:
-        raise UserError(f"retention_days must be a number >= 0. Got {retention_days!r}.")
-    cutoff = naive_utc(now or utcnow()) - timedelta(days=retention_days)
+def gc(
+    workspace: Path | str,
+    retention: Mapping[str, float | None] | None = None,
+    *,
+    default_days: float | None = DEFAULT_RETENTION_DAYS,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    timeout_s: float = 60,
+) -> GcResult:
+    """Delete each model's invokes older than its ``retention`` days (``default_days`` for models
+    not in it; None keeps forever) and the blobs no remaining invoke references. ``dry_run``
+    counts what would go and deletes nothing."""
+    days = {str(m): check_days(d, f"retention_days of {m}") for m, d in (retention or {}).items()}
+    rules = Retention(days, check_days(default_days, "default_days"), naive_utc(now or utcnow()))
     paths = InvokePaths(Path(workspace))
     if not paths.root.is_dir():
-        return GcResult(cutoff, 0, 0, 0)
+        return _result(rules, set(), {}, {}, {}, 0, dry_run)
+    return _as_owner(paths, rules, dry_run, timeout_s)
+
+
+def _as_owner(paths: InvokePaths, rules: Retention, dry_run: bool, timeout_s: float) -> GcResult:
+    """Run ``collect`` here under the owner lock, or have the running writer run it."""
     lock = OwnerLock(paths.lock)
     request: Path | None = None
     deadline = time.monotonic() + timeout_s
     while not lock.acquire("gc"):
         holder = lock.holder()
         if holder.startswith("writer"):  # a running server: it does the deleting
-            request = request or _write_request(paths, cutoff)
-            answer = _read_answer(request)
+            request = request or write_request(paths, rules, dry_run)
+            answer = await_answer(request)
             if answer is not None:
                 return answer
         if time.monotonic() > deadline:
@@ -74,74 +74,139 @@ def gc(workspace: Path | str, retention_days: float, *, now: datetime | None = N
         time.sleep(0.1)
     try:  # no writer (or it went away while we waited): do it here
         if request is not None:
+            answer = read_answer(request)  # it may have answered just before it stopped
             request.unlink(missing_ok=True)
-        clean(paths.published)
-        con = open_store(paths.db)[0] if paths.db.exists() else None
-        try:
-            return collect(paths, con, cutoff)
-        finally:
-            if con is not None:
-                con.close()
+            if answer is not None:
+                return answer
+        return _collect_here(paths, rules, dry_run)
     finally:
         lock.release()
 
 
-def collect(paths: InvokePaths, con: duckdb.DuckDBPyConnection | None, cutoff: datetime) -> GcResult:
+def _collect_here(paths: InvokePaths, rules: Retention, dry_run: bool) -> GcResult:
+    if not dry_run:
+        clean(paths.published)
+    con = open_store(paths.db)[0] if paths.db.exists() else None
+    try:
+        return collect(paths, con, rules, dry_run=dry_run)
+    finally:
+        if con is not None:
+            con.close()
+
+
+def collect(
+    paths: InvokePaths, con: duckdb.DuckDBPyConnection | None, rules: Retention, *, dry_run: bool = False
+) -> GcResult:
     """The deletion itself, by the store's owner (``con`` is its database, if it has one)."""
-    db_rows = 0
-    keep: set[str] = set()
+    db_rows: dict[str, int] = {}
+    published_rows: dict[str, int] = {}
+    gone: dict[str, set[str]] = {}  # per model, the blobs its expired invokes use
+    keep: set[str] = set()  # blobs that remaining invokes use
+    seen: set[str] = set()
     if con is not None:
-        db_rows = con.execute("DELETE FROM invokes WHERE ts < ?", [cutoff]).fetchall()[0][0]
-        blobs = con.execute("SELECT DISTINCT input_blob FROM invokes WHERE input_blob IS NOT NULL").fetchall()
-        keep.update(b for (b,) in blobs)
-    published_rows = 0
-    parts = list_parts(paths.published)
+        seen |= _collect_db(con, rules, dry_run, db_rows, gone, keep)
+    parts = visible(list_parts(paths.published))
     for part in parts:
-        times = pq.read_table(part.path, columns=["ts"]).column("ts")
-        old = pc.sum(pc.less(times, cutoff)).as_py() or 0
-        if old == len(times) and part != parts[-1]:  # the newest part stays, empty if need be, so seq never repeats
-            part.path.unlink()
-        elif old:
-            table = read_part(part)
-            replace_part(part, table.filter(pc.greater_equal(table.column("ts"), cutoff)))
-        published_rows += old
-    for part in list_parts(paths.published):
-        keys = pq.read_table(part.path, columns=["input_blob"]).column("input_blob")
-        keep.update(k for k in pc.unique(keys.drop_null()).to_pylist())
-    return GcResult(cutoff, int(db_rows), published_rows, remove_unreferenced(paths.blobs, keep))
+        newest = part == parts[-1]  # it stays, empty if need be, so seq never repeats
+        seen |= _collect_part(part, newest, rules, dry_run, published_rows, gone, keep)
+    on_disk = {k for keys in gone.values() for k in keys if blob_path(paths.blobs, k).exists()}
+    blobs = _count_unreferenced(paths.blobs, keep) if dry_run else remove_unreferenced(paths.blobs, keep)
+    per_model_blobs = {m: len((keys & on_disk) - keep) for m, keys in gone.items()}
+    return _result(rules, seen, db_rows, published_rows, per_model_blobs, blobs, dry_run)
 
 
-def pending_requests(paths: InvokePaths) -> list[Path]:
-    return sorted(paths.root.glob(REQUEST_GLOB))
+def _expired_sql(rules: Retention, models: Iterable[str]) -> tuple[str, list[Any]]:
+    """A WHERE clause matching the invokes past their model's cutoff: (model = ? AND ts < ?) OR ..."""
+    cutoffs = [(m, c) for m in sorted(models) if (c := rules.cutoff(m)) is not None]
+    if not cutoffs:
+        return "false", []
+    return " OR ".join(["(model = ? AND ts < ?)"] * len(cutoffs)), [v for pair in cutoffs for v in pair]
 
 
-def answer_request(request: Path, result: GcResult) -> None:
-    """Written by the writer, for the ``gc`` that is waiting on ``request``."""
-    done = request.with_name(request.name.replace("gc-request-", "gc-done-"))
-    _write_json(done, result.to_json())
-    request.unlink(missing_ok=True)
+def _collect_db(
+    con: duckdb.DuckDBPyConnection,
+    rules: Retention,
+    dry_run: bool,
+    rows: dict[str, int],
+    gone: dict[str, set[str]],
+    keep: set[str],
+) -> set[str]:
+    """Delete (or count) the database's expired rows; the models it holds."""
+    models = {m for (m,) in con.execute("SELECT DISTINCT model FROM invokes").fetchall()}
+    expired, params = _expired_sql(rules, models)
+    counts = con.execute(f"SELECT model, count(*) FROM invokes WHERE {expired} GROUP BY model", params).fetchall()
+    rows.update((model, int(n)) for model, n in counts)
+    sql = f"SELECT DISTINCT model, input_blob FROM invokes WHERE input_blob IS NOT NULL AND ({expired})"
+    for model, key in con.execute(sql, params).fetchall():
+        gone.setdefault(model, set()).add(key)
+    if not dry_run and rows:
+        con.execute(f"DELETE FROM invokes WHERE {expired}", params)
+    sql = f"SELECT DISTINCT input_blob FROM invokes WHERE input_blob IS NOT NULL AND NOT ({expired})"
+    keep.update(key for (key,) in con.execute(sql, params).fetchall())
+    return models
 
 
-def request_cutoff(request: Path) -> datetime:
-    return datetime.fromisoformat(json.loads(request.read_text())["cutoff"])
+def _collect_part(
+    part: Part,
+    newest: bool,
+    rules: Retention,
+    dry_run: bool,
+    rows: dict[str, int],
+    gone: dict[str, set[str]],
+    keep: set[str],
+) -> set[str]:
+    """Delete (or count) one part's expired rows, rewriting or removing the part; the models it holds."""
+    table = pq.read_table(part.path, columns=["model", "ts", "input_blob"])
+    models = set(pc.unique(table.column("model")).drop_null().to_pylist())
+    expired = pa.array([False] * table.num_rows)
+    for model in models:
+        cutoff = rules.cutoff(model)
+        if cutoff is None:
+            continue
+        mine = pc.and_(pc.equal(table.column("model"), model), pc.less(table.column("ts"), cutoff))
+        n = pc.sum(mine).as_py() or 0
+        if n:
+            rows[model] = rows.get(model, 0) + n
+            blobs = pc.filter(table.column("input_blob"), mine).drop_null()
+            gone.setdefault(model, set()).update(pc.unique(blobs).to_pylist())
+            expired = pc.or_(expired, mine)
+    kept = pc.invert(expired)
+    keep.update(pc.unique(pc.filter(table.column("input_blob"), kept).drop_null()).to_pylist())
+    n_expired = pc.sum(expired).as_py() or 0
+    if dry_run or not n_expired:
+        return models
+    if n_expired == table.num_rows and not newest:
+        part.path.unlink()
+    else:
+        full = read_part(part)
+        replace_part(part, full.filter(kept))
+    return models
 
 
-def _write_request(paths: InvokePaths, cutoff: datetime) -> Path:
-    request = paths.root / f"gc-request-{uuid.uuid4().hex}.json"
-    _write_json(request, {"cutoff": cutoff.isoformat()})
-    return request
+def _count_unreferenced(root: Path, keep: set[str]) -> int:
+    """What ``remove_unreferenced`` would delete, deleting nothing."""
+    if not root.is_dir():
+        return 0
+    return sum(
+        1
+        for folder in root.iterdir()
+        if folder.is_dir()
+        for path in folder.iterdir()
+        if path.name not in keep and not path.name.startswith(".tmp-")
+    )
 
 
-def _read_answer(request: Path) -> GcResult | None:
-    done = request.with_name(request.name.replace("gc-request-", "gc-done-"))
-    if not done.exists():
-        return None
-    answer = GcResult.from_json(json.loads(done.read_text()))
-    done.unlink()
-    return answer
-
-
-def _write_json(path: Path, data: dict[str, object]) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+def _result(
+    rules: Retention,
+    seen: set[str],
+    db_rows: dict[str, int],
+    published_rows: dict[str, int],
+    blobs: dict[str, int],
+    total_blobs: int,
+    dry_run: bool,
+) -> GcResult:
+    models = tuple(
+        ModelGc(m, rules.days_of(m), rules.cutoff(m), db_rows.get(m, 0), published_rows.get(m, 0), blobs.get(m, 0))
+        for m in sorted(set(rules.days) | seen)
+    )
+    return GcResult(models, total_blobs, dry_run)

@@ -26,11 +26,12 @@ import pyarrow as pa
 from automl.errors import UserError
 from automl.invokes.blobs import put_blob
 from automl.invokes.compact import CompactPolicy, compact
+from automl.invokes.gc_requests import answer_request, pending_requests, read_request, refuse_request
 from automl.invokes.layout import InvokePaths
 from automl.invokes.owner import OwnerLock
 from automl.invokes.publish import clean, last_seq, write_part
 from automl.invokes.record import SCHEMA, InvokeRecord, to_row, utcnow
-from automl.invokes.retention import answer_request, collect, pending_requests, request_cutoff
+from automl.invokes.retention import collect
 from automl.invokes.store import open_store
 
 log = logging.getLogger(__name__)
@@ -255,13 +256,13 @@ class InvokeWriter:
             if self._pending:
                 self._publish()
             try:
-                cutoff = request_cutoff(request)
+                asked = read_request(request)
                 with self._parts:
-                    result = collect(self.paths, self._con, cutoff)
+                    result = collect(self.paths, self._con, asked.rules, dry_run=asked.dry_run)
                 answer_request(request, result)
-            except Exception:
+            except Exception as err:
                 log.exception("gc request %s failed", request)
-                request.unlink(missing_ok=True)
+                refuse_request(request, err)
 
     def _fail(self, n: int, message: str) -> None:
         self._failed += n

@@ -30,10 +30,12 @@ class ModePlan:
 
 
 def recipe_fingerprint(recipe: Recipe) -> str:
-    """What makes two runs "the same recipe": every key but the workspace and the mode switch."""
+    """What makes two runs "the same recipe": every key but the workspace, the mode switch and
+    how long invokes are kept (none of them changes what a search would find)."""
     content = dataclasses.asdict(recipe)
     content.pop("workspace", None)
     content["search"].pop("mode", None)
+    content["deploy"].pop("retention_days", None)
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -72,6 +72,12 @@ def test_relative_data_path_is_relative_to_the_current_directory(
         ("data.loader=sql", "data.loader: Unknown loader 'sql'"),
         ("name=bad/name", "name: use letters"),
         ("+data.options.sepp=x", "Unknown key 'data.options.sepp'"),
+        (
+            "deploy.retention_days=-1",
+            "The 'retention_days' option of deploy must be a number >= 0 (null keeps invokes forever). Got -1.0.",
+        ),
+        ("deploy.retention_days=inf", "The 'retention_days' option of deploy must be a number >= 0"),
+        ("deploy.retention_days=abc", "deploy.retention_days"),
     ],
 )
 def test_bad_recipes_fail_with_one_line_naming_the_key(
@@ -83,6 +89,25 @@ def test_bad_recipes_fail_with_one_line_naming_the_key(
     text = str(err.value)
     assert message in text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("override", "days"), [(None, 90.0), ("deploy.retention_days=0.5", 0.5), ("deploy.retention_days=null", None)]
+)
+def test_retention_days_defaults_to_90_and_null_keeps_forever(
+    override: str | None, days: float | None, tmp_path: Path, small_csv: Path
+) -> None:
+    overrides = [override] if override else []
+    assert checked(str(recipe_file(tmp_path, small_csv)), *overrides).recipe.deploy.retention_days == days
+
+
+def test_retention_does_not_make_a_recipe_new_for_retraining(tmp_path: Path, small_csv: Path) -> None:
+    from automl.search.retrain import recipe_fingerprint
+
+    recipe = str(recipe_file(tmp_path, small_csv))
+    same = {recipe_fingerprint(checked(recipe, *o).recipe) for o in ([], ["deploy.retention_days=7"])}
+    assert len(same) == 1
+    assert recipe_fingerprint(checked(recipe, "seed=3").recipe) not in same
 
 
 def test_unknown_recipe_name_suggests_a_ready_one() -> None:

@@ -162,14 +162,14 @@ def test_gc_deletes_old_invokes_and_the_blobs_only_they_use(workspace: Path):
         w.log(record(2, ts=old, input={"row": 1}))
         w.log(record(3, ts=new, input=b"shared"))
         w.log(record(4, ts=new, input=b"only new"))
-    result = gc(workspace, retention_days=7, now=now)
+    result = gc(workspace, default_days=7, now=now)
     assert (result.db_rows, result.published_rows, result.blobs) == (3, 3, 1)
     frame = read_invokes(workspace)
     assert frame["content_id"].tolist() == ["c3", "c4"]
     assert db_count(workspace) == 2
     assert {read_blob(workspace, k) for k in frame["input_blob"]} == {b"shared", b"only new"}
     assert len(blob_files(workspace)) == 2
-    assert gc(workspace, retention_days=7, now=now).db_rows == 0
+    assert gc(workspace, default_days=7, now=now).db_rows == 0
 
 
 def test_gc_while_a_writer_runs_is_carried_out_by_the_writer(writer: InvokeWriter, workspace: Path):
@@ -177,16 +177,16 @@ def test_gc_while_a_writer_runs_is_carried_out_by_the_writer(writer: InvokeWrite
     writer.log(record(0, ts=now - timedelta(days=30), input=b"old image"))
     writer.log(record(1, ts=now))
     wait_for(lambda: len(read_invokes(workspace)) == 2)
-    result = gc(workspace, retention_days=7, now=now, timeout_s=10)
+    result = gc(workspace, default_days=7, now=now, timeout_s=10)
     assert (result.db_rows, result.published_rows, result.blobs) == (1, 1, 1)
     writer.log(record(2))
     wait_for(lambda: read_invokes(workspace)["content_id"].tolist() == ["c1", "c2"])
 
 
 def test_gc_of_a_workspace_without_invokes_does_nothing(workspace: Path):
-    assert gc(workspace, retention_days=30).db_rows == 0
-    with pytest.raises(UserError, match="retention_days"):
-        gc(workspace, retention_days=-1)
+    assert gc(workspace, default_days=30).db_rows == 0
+    with pytest.raises(UserError, match="default_days"):
+        gc(workspace, default_days=-1)
 
 
 def test_one_writer_per_workspace(writer: InvokeWriter, workspace: Path):
@@ -281,7 +281,7 @@ def test_seq_never_repeats_after_gc_removed_everything(workspace: Path):
     with InvokeWriter(workspace, **FAST) as w:
         for i in range(3):
             w.log(record(i))
-    assert gc(workspace, retention_days=0, now=datetime.now(timezone.utc) + timedelta(days=1)).published_rows == 3
+    assert gc(workspace, default_days=0, now=datetime.now(timezone.utc) + timedelta(days=1)).published_rows == 3
     assert read_invokes(workspace).empty
     with InvokeWriter(workspace, **FAST) as w:
         w.log(record(3))
