@@ -47,6 +47,12 @@ def install_shutdown(server: Any) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    logging.getLogger("litserve.server").addFilter(_already_stopped)
+
+
+def _already_stopped(record: logging.LogRecord) -> bool:
+    """Drop LitServe's "Already not alive" warning: the handler stopped uvicorn on purpose."""
+    return "Already not alive" not in record.getMessage()
 
 
 def stop_worker_restarts(server: Any) -> None:
