@@ -40,10 +40,12 @@ class Predictor:
             if isinstance(X, list) and all(isinstance(row, dict) for row in X):
                 return pd.DataFrame(X)
             raise UserError(f"{self.name} is a tabular model: predict over a DataFrame or a list of row dicts.")
-        what = "texts" if self.task == "text_classification" else "image paths"
+        text = self.task == "text_classification"
+        what = "texts" if text else "image paths (or PIL images)"
         if isinstance(X, pd.Series):
             X = X.tolist()
-        if isinstance(X, str) or not isinstance(X, list | tuple) or not all(isinstance(v, str) for v in X):
+        ok = (lambda v: isinstance(v, str)) if text else (lambda v: isinstance(v, str) or hasattr(v, "convert"))
+        if isinstance(X, str) or not isinstance(X, list | tuple) or not all(ok(v) for v in X):
             raise UserError(f"{self.name} is a {self.task} model: predict over a list of {what}.")
         return list(X)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -13,8 +13,9 @@ class UnreadableImage(Exception):
     """An image file that Pillow cannot decode completely (missing, truncated, not an image)."""
 
 
-def open_rgb(path: str | Path) -> Any:
-    """The fully decoded image as an RGB ``PIL.Image``; ``UnreadableImage`` says why not."""
+def open_rgb(path: str | Path | BinaryIO) -> Any:
+    """The fully decoded image (from a path or a binary file object) as an RGB ``PIL.Image``;
+    ``UnreadableImage`` says why not."""
     from PIL import Image, UnidentifiedImageError
 
     try:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
-from automl.data.images import open_rgb
+from automl.data.images import as_rgb
 
 SIZE = 64
 GRID = 4
 ORIENTATIONS = 9
 
 
-def _one(path: str, bins: int) -> np.ndarray:
-    img = open_rgb(path).resize((SIZE, SIZE))
+def _one(image: Any, bins: int) -> np.ndarray:
+    img = as_rgb(image).resize((SIZE, SIZE))
     rgb = np.asarray(img, dtype=np.float32) / 255.0
     colour = [np.histogram(rgb[..., c], bins=bins, range=(0, 1), density=True)[0] for c in range(3)]
     gray = rgb.mean(axis=2)
@@ -45,11 +46,14 @@ def _memo(path: str, bins: int, size: int, mtime_ns: int) -> np.ndarray:
     return row
 
 
-def _row(path: str, bins: int) -> np.ndarray:
-    stat = os.stat(path)
-    return _memo(path, bins, stat.st_size, stat.st_mtime_ns)
+def _row(image: Any, bins: int) -> np.ndarray:
+    if not isinstance(image, str | os.PathLike):  # a decoded image (the server's): nothing to key on
+        return _one(image, bins)
+    stat = os.stat(image)
+    return _memo(str(image), bins, stat.st_size, stat.st_mtime_ns)
 
 
-def histogram_features(paths: Sequence[str], bins: int = 16) -> np.ndarray:
-    """One feature row per image path (the rows of a 1-d object array of paths)."""
-    return np.stack([_row(str(p), bins) for p in np.asarray(paths, dtype=object).ravel()])
+def histogram_features(images: Sequence[Any], bins: int = 16) -> np.ndarray:
+    """One feature row per image: a file path or a PIL image (the rows of a 1-d object array)."""
+    items = images.ravel() if isinstance(images, np.ndarray) else images
+    return np.stack([_row(item, bins) for item in items])

@@ -51,7 +51,15 @@ class EmbeddingView:
         return embedding_frame(np.asarray(self.embedder.embed(list(inputs)), dtype=np.float32))
 
 
+def object_column(items: Any) -> np.ndarray:
+    """A 1-d object array of ``items``; ``np.asarray`` would unpack PIL images into pixel arrays."""
+    items = list(items)
+    column = np.empty(len(items), dtype=object)
+    column[:] = items
+    return column
+
+
 @dataclass
 class RawView:
     def transform(self, inputs: Any) -> Any:
-        return np.asarray(list(inputs), dtype=object)
+        return object_column(inputs)

@@ -88,15 +88,16 @@ def decode_images(inputs: Sequence[Any]) -> list[bytes]:
     return out
 
 
-def check_images(images: Sequence[bytes]) -> None:
-    """Every image opens with Pillow."""
+def open_images(images: Sequence[bytes]) -> list[Any]:
+    """Every image decoded with Pillow, as RGB; an ``InputError`` for bytes that are not one."""
     import io
 
-    from PIL import Image
+    from automl.data.images import UnreadableImage, open_rgb
 
+    decoded = []
     for i, data in enumerate(images):
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-        except Exception as err:  # Pillow raises many kinds for bytes that are not an image
-            raise InputError(f"input {i}: not an image ({type(err).__name__})") from None
+            decoded.append(open_rgb(io.BytesIO(data)))
+        except UnreadableImage as err:
+            raise InputError(f"input {i}: not an image ({str(err).split(':')[0]})") from None
+    return decoded

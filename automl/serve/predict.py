@@ -3,14 +3,12 @@ tuned decision threshold (as ``automl.predictor.Predictor.predict`` applies it).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automl.serve.inputs import IMAGE, TABULAR, TEXT, InputError, check_images, check_rows, check_texts, tabular_schema
+from automl.serve.inputs import IMAGE, TABULAR, TEXT, InputError, check_rows, check_texts, open_images, tabular_schema
 
 
 @dataclass
@@ -72,16 +70,9 @@ def predict(predictor: Any, inputs: list[Any]) -> Output:
     elif task == IMAGE:
         if not all(isinstance(x, bytes) for x in inputs):
             raise InputError("an image model takes images (base64 strings or multipart files)")
-        check_images(inputs)
+        images = open_images(inputs)
         ids = [bytes_content_id(x) for x in inputs]
-        # image views read paths (automl/features/image_histograms.py): write the bytes to a temp dir
-        with tempfile.TemporaryDirectory(prefix="automl-serve-") as tmp:
-            paths = []
-            for cid, data in zip(ids, inputs, strict=True):
-                path = os.path.join(tmp, cid)
-                Path(path).write_bytes(data)
-                paths.append(path)
-            proba, vectors = predictor.predict_proba_and_embedding(paths)
+        proba, vectors = predictor.predict_proba_and_embedding(images)
     else:
         raise InputError(f"this server cannot serve a {task} model")
     proba = proba.to_numpy()

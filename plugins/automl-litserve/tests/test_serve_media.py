@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -161,6 +162,11 @@ def test_the_python_client(served: tuple[LocalServer, dict[str, str]], data: Pat
     by_path = client.predict("dog_classifier", images)
     by_part = client.predict("dog_classifier", [p.read_bytes() for p in images], multipart=True)
     assert [p.scores for p in by_path] == [p.scores for p in by_part] and by_path[0].model == "dog_classifier"
+    from automl.predictor import load  # in-process, over the files: the same scores as decoded uploads
+
+    local = load("dog_classifier", workspace=server.workspace).predict_proba([str(p) for p in images])
+    served_scores = [[p.scores[c] for c in local.columns] for p in by_path]
+    assert local.to_numpy() == pytest.approx(np.array(served_scores), abs=1e-6)
     (spam,) = client.predict("spam_filter", [SPAM], version=1)
     assert spam.label == "spam" and spam.version == 1 and len(spam.invoke_id) == 32
     with pytest.raises(ServerError) as err:
