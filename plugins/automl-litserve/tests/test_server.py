@@ -222,6 +222,12 @@ def test_rollout_changes_apply_without_restart(shared: Server) -> None:
     assert set(split) == {1, 2} and 10 <= split[2] <= 50, split
     for client in ("a", "b", "c", "d"):  # X-Route-Key pins a caller to one side
         assert len(versions(4, **{"X-Route-Key": client})) == 1
+    automl("models", "promote", "model=penguins:2", "canary=25", ws=shared.workspace)
+    keyed: dict[int, int] = {}
+    for i in range(200):  # 200 callers (fixed keys, so a fixed outcome): the share within 4 sigma
+        (v,) = versions(1, **{"X-Route-Key": f"caller-{i}"})
+        keyed[v] = keyed.get(v, 0) + 1
+    assert 50 - 4 * 6.2 <= keyed.get(2, 0) <= 50 + 4 * 6.2, keyed
     automl("models", "abort", "model=penguins", ws=shared.workspace)
     automl("models", "promote", "model=penguins:2", "shadow=true", ws=shared.workspace)
     assert versions(5) == {1: 5}
