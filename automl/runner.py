@@ -1,20 +1,21 @@
 """``automl run``: one recipe from data to a registered, promoted (or kept) model version.
 
 The steps follow DESIGN.md: check, load, split, search on Ray Tune, rank (with an ensemble), refit
-the winner on all rows, importance, register with lineage, promote, write the run's files.
+the winner on all rows, importance, register with lineage, promote (``automl.registration``),
+write the run's files and the summary (``automl.run_summary``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata as md
 import json
 import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 import numpy as np
 
@@ -33,16 +34,17 @@ from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
 from automl.model import FittedMember, FittedModel
 from automl.paths import workspace_dir
-from automl.plugins.components import LoadRequest
+from automl.plugins.components import LoadRequest, MetricSpec
 from automl.plugins.manager import Plugins, get_plugins
-from automl.registry.promote import promote_if_better
-from automl.registry.store import ModelStore
-from automl.search.candidates import plan_configs, still_available
+from automl.registration import register_winner
+from automl.run_summary import PhaseTimes, run_summary
+from automl.search.candidates import ConfigChoice, choose_configs
 from automl.search.progress import SearchProgress
-from automl.search.retrain import plan_mode, recipe_fingerprint
+from automl.search.retrain import plan_mode
 from automl.search.tuner import SearchOutcome, run_search
 
-CORE_PACKAGES = ("automl", "scikit-learn", "numpy", "pandas", "ray", "hydra-core", "pluggy")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def new_run_id() -> str:
@@ -62,13 +64,6 @@ def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
         image_column=r.data.image_column,
     )
     return build_table(loader.load(request), r.data, min_per_class=r.eval.cv_folds)
-
-
-def _version(dist: str) -> str:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "not installed"
 
 
 def fit_model(
@@ -135,45 +130,43 @@ def _no_winner(outcome: SearchOutcome, recipe: Recipe) -> AutomlError:
     )
 
 
-def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[str, Any]:
-    """Run a typed recipe end to end; returns the summary also written to ``summary.json``."""
+def _timed(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> tuple[_T, float]:
+    """``fn(*args, **kwargs)`` and the seconds it took."""
     started = time.perf_counter()
-    plugins = get_plugins()
-    checked = check_recipe(recipe, plugins)
-    workspace = workspace_dir(recipe.workspace)
-    run_id = new_run_id()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - started
+
+
+def _new_run_dir(workspace: Path, recipe: Recipe, run_id: str) -> Path:
+    """The run's folder, holding the recipe as run."""
     run_dir = workspace / "runs" / recipe.name / run_id
     run_dir.mkdir(parents=True)
     (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+    return run_dir
 
-    load_started = time.perf_counter()
-    table = load_table(checked, plugins)
-    load_s = time.perf_counter() - load_started
-    folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
-    plan = plan_mode(recipe, table.ids.tolist(), workspace)
-    print(f"mode: {plan.mode} ({plan.reason})", file=progress_stream or sys.stderr)
-    prepared = prepare_views(checked, plugins, table, workspace)
+
+def _search(
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    prepared: Prepared,
+    table: ExampleTable,
+    folds: np.ndarray,
+    run_dir: Path,
+    choice: ConfigChoice,
+    metric: MetricSpec,
+    progress_stream: TextIO | None,
+) -> SearchOutcome:
+    """Every chosen config cross-validated on Ray Tune; a retrain has no time budget."""
     data = TrialData(prepared.views, prepared.contexts, table.y, folds)
-    metric = plugins.metrics.get(recipe.eval.metric)
-    configs: list[dict[str, Any]] = []
-    if plan.mode == "retrain":
-        configs = still_available(plan.configs, checked, plugins, prepared.backbones, prepared.tunable)
-        if not configs:
-            reason = "none of the last run's best configurations can train now (a backbone or trainer is missing)"
-            plan = dataclasses.replace(plan, mode="search", reason=reason)
-            print(f"mode: search ({reason})", file=progress_stream or sys.stderr)
-    retrain = plan.mode == "retrain"
-    left_out: list[dict[str, Any]] = []
-    if not retrain:
-        configs, left_out = plan_configs(
-            checked, plugins, prepared.backbones, prepared.tunable, prepared.forward_rates, len(table)
-        )
-    for note in left_out:
-        print(f"note: not trying {note['trainer']} on {note['backbone']}: {note['reason']}", file=sys.stderr)
-    budget = None if retrain else recipe.search.time_budget_s
-    progress = SearchProgress(metric, len(configs), budget, progress_stream)
-    outcome = run_search(checked, plugins, data, run_dir, configs, progress, retrain)
+    budget = None if choice.retrain else checked.recipe.search.time_budget_s
+    progress = SearchProgress(metric, len(choice.configs), budget, progress_stream)
+    return run_search(checked, plugins, data, run_dir, choice.configs, progress, choice.retrain)
 
+
+def _leaderboard(
+    recipe: Recipe, outcome: SearchOutcome, table: ExampleTable, folds: np.ndarray, metric: MetricSpec
+) -> list[Candidate]:
+    """The ranked candidates (the winner first); an error when no trial completed."""
     board = build_leaderboard(
         outcome.trials,
         table.y,
@@ -184,97 +177,53 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
     )
     if not board:
         raise _no_winner(outcome, recipe)
+    return board
+
+
+def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[str, Any]:
+    """Run a typed recipe end to end; returns the summary also written to ``summary.json``."""
+    started = time.perf_counter()
+    log = progress_stream or sys.stderr
+    plugins = get_plugins()
+    checked = check_recipe(recipe, plugins)
+    workspace = workspace_dir(recipe.workspace)
+    run_id = new_run_id()
+    run_dir = _new_run_dir(workspace, recipe, run_id)
+
+    table, load_s = _timed(load_table, checked, plugins)
+    folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
+    plan = plan_mode(recipe, table.ids.tolist(), workspace)
+    print(f"mode: {plan.mode} ({plan.reason})", file=log)
+    prepared = prepare_views(checked, plugins, table, workspace)
+    metric = plugins.metrics.get(recipe.eval.metric)
+    choice = choose_configs(plan, checked, plugins, prepared, len(table), log)
+    outcome = _search(checked, plugins, prepared, table, folds, run_dir, choice, metric, progress_stream)
+
+    board = _leaderboard(recipe, outcome, table, folds, metric)
     winner = board[0]
-    refit_started = time.perf_counter()
-    model = fit_model(plugins, winner, prepared, recipe.task.type, table.classes, table.y, n_jobs=os.cpu_count())
-    refit_s = time.perf_counter() - refit_started
-    importance_started = time.perf_counter()
-    importance = _importance(plugins, recipe, winner, prepared, table.classes, table.y, folds)
-    importance_s = time.perf_counter() - importance_started
-
-    export_started = time.perf_counter()
-    exported = export_model(checked, plugins, model, table, folds, run_dir)
-    export_s = time.perf_counter() - export_started
-
-    store = ModelStore(workspace)
-    distributions = sorted(
-        {plugins.trainers.entry(m.trainer).distribution for m in winner.members}
-        | {plugins.backbones.entry(m.backbone).distribution for m in winner.members if m.backbone}
+    model, refit_s = _timed(
+        fit_model, plugins, winner, prepared, recipe.task.type, table.classes, table.y, n_jobs=os.cpu_count()
     )
-    lineage = {
-        "recipe": dataclasses.asdict(recipe),
-        "run_id": run_id,
-        "data_hash": table.content_hash,
-        "seed": recipe.seed,
-        "packages": {p: _version(p) for p in CORE_PACKAGES},
-        "plugins": {d: _version(d) for d in distributions},
-    }
-    version = store.register(
-        recipe.name,
-        model,
-        {
-            "task": recipe.task.type,
-            "classes": table.classes,
-            "metric": metric.name,
-            "score": winner.score,
-            "score_std": winner.score_std,
-            "threshold": winner.threshold,
-            "features": list(table.features.columns) if FEATURES_VIEW in prepared.views else None,
-            "input_column": recipe.data.text_column or recipe.data.image_column,
-            "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
-            "lineage": lineage,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "export": exported.report if exported else None,
-        },
-        attachments={"export": exported.folder} if exported and exported.folder else None,
-    )
-    alias = promote_if_better(store, recipe.name, version, winner.score, metric)
+    importance, importance_s = _timed(_importance, plugins, recipe, winner, prepared, table.classes, table.y, folds)
+    exported, export_s = _timed(export_model, checked, plugins, model, table, folds, run_dir)
+
+    registered = register_winner(workspace, run_id, recipe, plugins, table, prepared, winner, model, exported)
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)
-
-    summary = {
-        "recipe": recipe.name,
-        "task": recipe.task.type,
-        "metric": metric.name,
-        "score": winner.score,
-        "score_std": winner.score_std,
-        "fold_scores": winner.fold_scores,
-        "threshold": winner.threshold,
-        "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
-        "trials": len(outcome.trials),
-        "failed_trials": sum(t.status == "failed" for t in outcome.trials),
-        "left_out": left_out,
-        "stopped_trials": sum(t.status == "stopped" for t in outcome.trials),
-        "mode": plan.mode,
-        "mode_reason": plan.reason,
-        "previous_run": plan.previous_run,
-        "data_change": plan.data_change,
-        "recipe_hash": recipe_fingerprint(recipe),
-        "duration_s": round(time.perf_counter() - started, 3),
-        "timing": {
-            "load_s": round(load_s, 3),
-            "ray_start_s": round(outcome.ray_start_s, 3),
-            "search_s": round(outcome.search_s, 3),
-            "trial_work_s": round(sum(t.work_s or 0.0 for t in outcome.trials), 3),
-            "refit_s": round(refit_s, 3),
-            "importance_s": round(importance_s, 3),
-            "export_s": round(export_s, 3),
-        },
-        "model": {"name": recipe.name, "version": version, "alias": alias},
-        "data": {
-            "rows": len(table),
-            "skipped": len(table.skipped),
-            "skipped_examples": [dataclasses.asdict(b) for b in table.skipped[:20]],
-            "content_hash": table.content_hash,
-        },
-        "importance": importance[:20],
-        "export": exported.report if exported else None,
-        "backbones": {
-            "used": prepared.backbones,
-            "skipped": prepared.skipped_backbones,
-            "embedding": prepared.embedding,
-        },
-        "run_id": run_id,
-        "run_dir": str(run_dir),
-    }
+    summary = run_summary(
+        recipe=recipe,
+        run_id=run_id,
+        run_dir=run_dir,
+        table=table,
+        prepared=prepared,
+        choice=choice,
+        outcome=outcome,
+        metric=metric,
+        winner=winner,
+        importance=importance,
+        exported=exported,
+        registered=registered,
+        times=PhaseTimes(load_s, refit_s, importance_s, export_s),
+        duration_s=time.perf_counter() - started,
+    )
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

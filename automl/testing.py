@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,10 @@ from automl.plugins.components import (
     TrainerSpec,
 )
 
-__all__ = ["check_loader", "check_metric", "check_trainer", "specs_of", "tabular_problem"]
+__all__ = ["check_loader", "check_metric", "check_trainer", "specs_of", "tabular_problem", "write_image_folder"]
+
+# The colour of the square that marks each label after the first (whose images are bluish instead).
+_SQUARE_COLOURS = ((230, 40, 40), (40, 200, 60), (240, 220, 40), (200, 40, 200), (40, 210, 220))
 
 
 def specs_of(plugin: object, hook: str) -> list[ComponentSpec]:
@@ -58,6 +62,39 @@ def tabular_problem(n_rows: int = 240, n_classes: int = 3, seed: int = 0) -> tup
     frame.loc[rng.random(n_rows) < 0.05, "colour"] = np.nan
     ctx = TrainContext("tabular_classification", n_classes, seed, ("x_signal", "x_noise"), ("colour",))
     return frame, y.astype(np.int64), ctx
+
+
+def write_image_folder(
+    root: Path,
+    n: int,
+    labels: Sequence[str] = ("class0", "class1"),
+    sizes: Sequence[tuple[int, int]] = ((48, 40),),
+    seed: int = 0,
+) -> tuple[list[str], np.ndarray]:
+    """``n`` small, learnable PNGs in ``root/LABEL/`` (the ``image_folder`` layout), written in turn
+    for each label and each (width, height) of ``sizes``: noise, bluish for the first label, with a
+    centred square of a colour per label for the others. Returns the paths, in the order written,
+    and the label indices."""
+    from PIL import Image
+
+    if not 1 <= len(labels) <= len(_SQUARE_COLOURS) + 1:
+        raise ValueError(f"write_image_folder: 1 to {len(_SQUARE_COLOURS) + 1} labels, got {len(labels)}")
+    rng = np.random.default_rng(seed)
+    paths, indices = [], []
+    for i in range(n):
+        label = i % len(labels)
+        w, h = sizes[i % len(sizes)]
+        pixels = rng.normal(110, 25, (h, w, 3))
+        if label:
+            pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = _SQUARE_COLOURS[label - 1]
+        else:
+            pixels[..., 2] += 70
+        path = root / labels[label] / f"img{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+        indices.append(label)
+    return paths, np.asarray(indices, dtype=np.int64)
 
 
 def _fit_proba(spec: TrainerSpec, config: Any, ctx: TrainContext, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:

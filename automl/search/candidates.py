@@ -7,15 +7,19 @@ reproducible whatever order Ray finishes trials in.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+import itertools
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
 from automl.config.space import Fixed, SearchSpace
 from automl.config.validate import CheckedRecipe, typed_options
+from automl.features.prepare import Prepared
 from automl.plugins.components import BACKBONE, FEATURES
 from automl.plugins.manager import Plugins
+from automl.search.retrain import ModePlan
 
 MAX_CANDIDATES = 1000
 # A configuration that fine-tunes a backbone is tried only when its estimated cross-validation
@@ -61,6 +65,15 @@ def trainer_backbone_pairs(
     return pairs
 
 
+def _costed_rate(
+    plugins: Plugins, trainer: str, backbone: str | None, forward_rates: Mapping[str, float]
+) -> float | None:
+    """The backbone's forward rate when the trainer estimates its cost on it; None when the time
+    budget cannot leave the trainer's configs out (no estimate, or no measured rate)."""
+    rate = forward_rates.get(backbone or "", 0.0)
+    return rate if plugins.trainers.get(trainer).cost is not None and rate > 0 else None
+
+
 def affordable(
     configs: list[dict[str, Any]],
     plugins: Plugins,
@@ -78,8 +91,8 @@ def affordable(
     dropped: dict[tuple[str, str | None], float] = {}
     for c in configs:
         trainer = plugins.trainers.get(c["trainer"])
-        rate = forward_rates.get(c.get("backbone") or "", 0.0)
-        if trainer.cost is None or rate <= 0:
+        rate = _costed_rate(plugins, c["trainer"], c.get("backbone"), forward_rates)
+        if trainer.cost is None or rate is None:
             kept.append(c)
             continue
         config = typed_options(trainer.config_cls, c["params"], f"search.space.{trainer.name}")
@@ -101,6 +114,30 @@ def affordable(
     return [{**c, "index": i} for i, c in enumerate(kept)], notes
 
 
+def _candidates(
+    pairs: list[tuple[str, str | None]],
+    spaces: Mapping[str, SearchSpace],
+    config_classes: Mapping[str, type],
+    seed: int,
+) -> Iterator[dict[str, Any]]:
+    """Configs ``{"index", "trainer", "backbone", "params"}`` round-robin over the pairs, without
+    end (none without pairs): the first round each trainer's defaults, then samples. One generator
+    draws them all in order, so the first ``n`` are the same however many are taken."""
+    if not pairs:
+        return
+    rng = np.random.default_rng(seed)
+    index = 0
+    for round_ in itertools.count():
+        for name, backbone in pairs:
+            space = spaces[name]
+            if round_ == 0:
+                params = _default_params(space, config_classes[name], rng)
+            else:
+                params = space.sample(rng)
+            yield {"index": index, "trainer": name, "backbone": backbone, "params": params}
+            index += 1
+
+
 def candidate_configs(
     pairs: list[tuple[str, str | None]],
     spaces: Mapping[str, SearchSpace],
@@ -109,22 +146,7 @@ def candidate_configs(
     seed: int,
 ) -> list[dict[str, Any]]:
     """``n`` configs ``{"index", "trainer", "backbone", "params"}``, round-robin over the pairs."""
-    rng = np.random.default_rng(seed)
-    n = min(n, MAX_CANDIDATES)
-    configs: list[dict[str, Any]] = []
-    round_ = 0
-    while len(configs) < n and pairs:
-        for name, backbone in pairs:
-            if len(configs) == n:
-                break
-            space = spaces[name]
-            if round_ == 0:
-                params = _default_params(space, config_classes[name], rng)
-            else:
-                params = space.sample(rng)
-            configs.append({"index": len(configs), "trainer": name, "backbone": backbone, "params": params})
-        round_ += 1
-    return configs
+    return list(itertools.islice(_candidates(pairs, spaces, config_classes, seed), min(n, MAX_CANDIDATES)))
 
 
 def plan_configs(
@@ -141,11 +163,24 @@ def plan_configs(
     tabular = r.task.type == "tabular_classification"
     pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular, tunable)
     classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
+    limit = min(s.max_trials or MAX_CANDIDATES, MAX_CANDIDATES)
+    gated = s.time_budget_s is not None and any(
+        _costed_rate(plugins, t, b, forward_rates) is not None for t, b in pairs
+    )
+    if not gated:
+        # The budget leaves nothing out, so the first ``limit`` configs are the ones tried: no more
+        # are drawn, none is typed.
+        return candidate_configs(pairs, checked.spaces, classes, limit, r.seed), []
+    # The budget may leave configs out. A note (stderr, and ``left_out`` in summary.json) names each
+    # (trainer, backbone) with a config left out among all MAX_CANDIDATES, with the cheapest
+    # estimate of those; stopping at ``limit`` kept configs could drop a note or change its
+    # estimate. So all are drawn and every config with a cost estimate is typed and costed, past
+    # ``limit`` too; the others are never typed.
     configs = candidate_configs(pairs, checked.spaces, classes, MAX_CANDIDATES, r.seed)
     n_folds = r.eval.cv_folds
     n_train = n_rows * (n_folds - 1) // n_folds
     kept, notes = affordable(configs, plugins, s.time_budget_s, n_train, n_folds, forward_rates)
-    return kept[: s.max_trials or MAX_CANDIDATES], notes
+    return kept[:limit], notes
 
 
 def still_available(
@@ -161,3 +196,36 @@ def still_available(
     pairs = set(trainer_backbone_pairs(plugins, list(r.search.trainers), backbones, tabular, tunable))
     kept = [c for c in configs if (c["trainer"], c.get("backbone")) in pairs]
     return [{**c, "index": i} for i, c in enumerate(kept)]
+
+
+class ConfigChoice(NamedTuple):
+    """What a run tries: its mode (a retrain with nothing left to train becomes a search), the
+    configs, and the notes on those a search left out."""
+
+    plan: ModePlan
+    configs: list[dict[str, Any]]
+    left_out: list[dict[str, Any]]
+
+    @property
+    def retrain(self) -> bool:
+        return self.plan.mode == "retrain"
+
+
+def choose_configs(
+    plan: ModePlan, checked: CheckedRecipe, plugins: Plugins, prepared: Prepared, n_rows: int, log: TextIO
+) -> ConfigChoice:
+    """A retrain's configs still available, else (a search, or a retrain left with none) the
+    planned ones; says on ``log`` when a retrain turns into a search, and on stderr what is left out."""
+    if plan.mode == "retrain":
+        configs = still_available(plan.configs, checked, plugins, prepared.backbones, prepared.tunable)
+        if configs:
+            return ConfigChoice(plan, configs, [])
+        reason = "none of the last run's best configurations can train now (a backbone or trainer is missing)"
+        plan = dataclasses.replace(plan, mode="search", reason=reason)
+        print(f"mode: search ({reason})", file=log)
+    configs, left_out = plan_configs(
+        checked, plugins, prepared.backbones, prepared.tunable, prepared.forward_rates, n_rows
+    )
+    for note in left_out:
+        print(f"note: not trying {note['trainer']} on {note['backbone']}: {note['reason']}", file=sys.stderr)
+    return ConfigChoice(plan, configs, left_out)

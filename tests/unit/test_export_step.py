@@ -3,6 +3,7 @@ report goes into the summary; an exporter that cannot export, or fails, leaves t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from automl.export import check_inputs, check_rows, export_model
 from automl.plugins import ComponentSpec, hookimpl
 from automl.plugins.manager import build_plugins
 from automl.registry.store import ModelStore
+from automl.testing import specs_of
 
 
 @dataclass
@@ -141,12 +143,15 @@ def test_an_exporter_that_declares_labels_and_metric_gets_them(plugins, small_cs
             seen.update(labels=labels, metric=metric)
             return super().export(model, inputs, folder)
 
-    checked = _checked(plugins, small_csv)
-    spec = plugins.registries["exporter"].get("fake")
-    original = spec.factory
-    object.__setattr__(spec, "factory", Measuring)
-    try:
-        export_model(checked, plugins, object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path)
-    finally:
-        object.__setattr__(spec, "factory", original)
+    class MeasuringPlugin:
+        """The fake exporter's spec, building ``Measuring`` instead."""
+
+        @hookimpl
+        def register_exporters(self, register: Callable[[ComponentSpec], None]) -> None:
+            (spec,) = specs_of(ExporterPlugin(), "register_exporters")
+            register(dataclasses.replace(spec, factory=Measuring))
+
+    measuring = build_plugins(extra=[MeasuringPlugin()])
+    checked = _checked(measuring, small_csv)
+    export_model(checked, measuring, object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path)
     assert list(seen["labels"]) == [0, 1] and seen["metric"].name == checked.recipe.eval.metric  # type: ignore[union-attr,call-overload]

@@ -16,21 +16,18 @@ from automl.plugins.builtin.media_loaders import load_image_folder, load_text_ta
 from automl.plugins.components import LoadRequest
 from automl.plugins.manager import build_plugins
 from automl.search.candidates import trainer_backbone_pairs
+from automl.testing import write_image_folder
 
 
 def make_images(root: Path, per_label: int = 4) -> Path:
-    from PIL import Image
-
-    for label, colour in (("cat", (200, 30, 30)), ("dog", (30, 30, 200))):
-        (root / label).mkdir(parents=True)
-        for i in range(per_label):
-            Image.new("RGB", (16, 16), tuple(c + i for c in colour)).save(root / label / f"{i}.png")
+    """``root/cat/`` and ``root/dog/`` with ``per_label`` small PNGs each."""
+    write_image_folder(root, 2 * per_label, labels=("cat", "dog"), sizes=((16, 16),))
     return root
 
 
 def test_image_folder_reports_unreadable_images_and_hashes_bytes(tmp_path: Path) -> None:
     root = make_images(tmp_path / "photos")
-    good = (root / "cat" / "0.png").read_bytes()
+    good = (root / "cat" / "img000.png").read_bytes()
     (root / "cat" / "truncated.png").write_bytes(good[: len(good) // 2])
     (root / "dog" / "notes.txt").write_text("not an image, not listed")
     (root / "dog" / "fake.jpg").write_text("not an image either")

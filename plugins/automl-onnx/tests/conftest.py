@@ -4,7 +4,7 @@ estimator fitted on a view, wrapped in a ``FittedModel`` with the view. No test 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from automl.features.views import FEATURES_VIEW, TabularView
 from automl.model import FittedMember, FittedModel
 from automl.plugins.builtin import embedding_trainers, trainers
 from automl.plugins.components import TrainContext, TrainerSpec
-from automl.testing import specs_of
+from automl.testing import specs_of, write_image_folder
 
 CITIES = [f"city{i:02d}" for i in range(40)]  # more than one-hot's 32: the rare ones become "infrequent"
 
@@ -88,28 +88,6 @@ def table2() -> Table:
     return Table(n_classes=2, seed=3)
 
 
-def write_images(folder: Path, n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
-    """``n`` small PNGs of two classes and varied shapes: 0 is bluish noise, 1 has a red square."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, labels = [], []
-    for i in range(n):
-        label = i % 2
-        w, h = [(48, 40), (40, 56), (72, 72), (30, 26)][i % 4]
-        pixels = rng.normal(110, 25, (h, w, 3))
-        if label:
-            pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = (230, 40, 40)
-        else:
-            pixels[..., 2] += 70
-        path = folder / f"img{i:03d}.png"
-        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
-        paths.append(str(path))
-        labels.append(label)
-    return paths, np.asarray(labels, dtype=np.int64)
-
-
 @pytest.fixture(scope="session")
 def fit_trainer() -> Callable[..., Any]:
     """``fit(trainer_name, params, ctx, X, y)`` as a fixture (test modules are imported by path)."""
@@ -118,7 +96,9 @@ def fit_trainer() -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def make_images() -> Callable[..., tuple[list[str], np.ndarray]]:
-    return write_images
+    """``make_images(folder, n, seed=0)``: ``n`` small PNGs of two classes (0 bluish noise, 1 with a
+    red square) in four shapes, so the image preprocessing meets several sizes and aspect ratios."""
+    return partial(write_image_folder, sizes=((48, 40), (40, 56), (72, 72), (30, 26)))
 
 
 @pytest.fixture(autouse=True)

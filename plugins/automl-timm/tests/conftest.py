@@ -8,27 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from automl.testing import write_image_folder
+
 
 def write_images(folder: Path, n: int, size: tuple[int, int] = (48, 40), seed: int = 0) -> tuple[list[str], np.ndarray]:
-    """``n`` PNG files of two classes: 0 is bluish noise, 1 has a red square. Returns paths and labels."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, labels = [], []
-    w, h = size
-    for i in range(n):
-        label = i % 2
-        pixels = rng.normal(110, 25, (h, w, 3))
-        if label:
-            pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = (230, 40, 40)
-        else:
-            pixels[..., 2] += 70
-        path = folder / f"img{i:03d}.png"
-        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
-        paths.append(str(path))
-        labels.append(label)
-    return paths, np.asarray(labels, dtype=np.int64)
+    """``n`` PNG files of one size and two classes: 0 is bluish noise, 1 has a red square. Returns
+    paths and labels."""
+    return write_image_folder(folder, n, sizes=(size,), seed=seed)
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""Registering a run's winner: the next version of the recipe's model, with its metadata and
+lineage, then the promotion gate.
+
+Its own module because a version's metadata is read far from the run that wrote it: loading and
+serving a model (classes, task, features or input column, threshold), ``automl models`` (metric,
+score, best, created), a newer automl refusing an old bundle (lineage packages) and ``automl gc``
+(the lineage recipe's retention). What it holds is decided here, in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata as md
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from automl.config.schema import Recipe
+from automl.data.table import ExampleTable
+from automl.evaluate.leaderboard import Candidate
+from automl.export import ExportOutcome
+from automl.features.prepare import Prepared
+from automl.features.views import FEATURES_VIEW
+from automl.model import FittedModel
+from automl.plugins.manager import Plugins
+from automl.registry.promote import promote_if_better
+from automl.registry.store import ModelStore
+
+CORE_PACKAGES = ("automl", "scikit-learn", "numpy", "pandas", "ray", "hydra-core", "pluggy")
+
+
+class Registered(NamedTuple):
+    version: int
+    alias: str  # "production" or "candidate", as promote_if_better left it
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def _lineage(recipe: Recipe, run_id: str, plugins: Plugins, table: ExampleTable, winner: Candidate) -> dict[str, Any]:
+    """Where the version comes from: the recipe, the run, the data's hash, the seed, and the versions
+    of automl's core packages and of the distributions that gave the winner's trainers and backbones."""
+    distributions = sorted(
+        {plugins.trainers.entry(m.trainer).distribution for m in winner.members}
+        | {plugins.backbones.entry(m.backbone).distribution for m in winner.members if m.backbone}
+    )
+    return {
+        "recipe": dataclasses.asdict(recipe),
+        "run_id": run_id,
+        "data_hash": table.content_hash,
+        "seed": recipe.seed,
+        "packages": {p: _version(p) for p in CORE_PACKAGES},
+        "plugins": {d: _version(d) for d in distributions},
+    }
+
+
+def register_winner(
+    workspace: Path,
+    run_id: str,
+    recipe: Recipe,
+    plugins: Plugins,
+    table: ExampleTable,
+    prepared: Prepared,
+    winner: Candidate,
+    model: FittedModel,
+    exported: ExportOutcome | None,
+) -> Registered:
+    """Save ``model`` (and the exported files) as the next version of ``recipe.name``, then give it
+    the ``production`` alias if it beats production, else ``candidate``."""
+    store = ModelStore(workspace)
+    metric = plugins.metrics.get(recipe.eval.metric)
+    meta = {
+        "task": recipe.task.type,
+        "classes": table.classes,
+        "metric": metric.name,
+        "score": winner.score,
+        "score_std": winner.score_std,
+        "threshold": winner.threshold,
+        "features": list(table.features.columns) if FEATURES_VIEW in prepared.views else None,
+        "input_column": recipe.data.text_column or recipe.data.image_column,
+        "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
+        "lineage": _lineage(recipe, run_id, plugins, table, winner),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "export": exported.report if exported else None,
+    }
+    attachments = {"export": exported.folder} if exported and exported.folder else None
+    version = store.register(recipe.name, model, meta, attachments=attachments)
+    return Registered(version, promote_if_better(store, recipe.name, version, winner.score, metric))
