@@ -110,7 +110,20 @@ class OnnxModel:
         return [items[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
 
     def run(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities ``(N, K)`` (float64) and class indices ``(N,)`` (threshold applied)."""
+        """Probabilities ``(N, K)`` (float64) and class indices ``(N,)`` (threshold applied).
+
+        Texts run sorted by length (as the native embedder batches them), so a batch pads to
+        texts of like length; the results come back in the order given."""
+        if self.meta["input_kind"] == "text" and len(inputs) > self.batch_size:
+            texts = list(inputs)
+            order = np.argsort([len(t) for t in texts], kind="stable")
+            proba, label = self._run_batches([texts[i] for i in order])
+            back = np.empty_like(order)
+            back[order] = np.arange(len(order))
+            return proba[back], label[back]
+        return self._run_batches(inputs)
+
+    def _run_batches(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
         probas, labels = [], []
         for batch in self.batches(inputs):
             proba, label = self.session.run(["probabilities", "label"], self.feeds(batch))

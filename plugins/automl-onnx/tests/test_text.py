@@ -64,3 +64,6 @@ def test_head_over_a_text_encoder_exports_with_its_tokenizer(tiny_bert_embedder,
     assert [i["name"] for i in meta["inputs"]] == ["input_ids", "attention_mask"]
     runtime = OnnxModel(tmp_path / "export")
     np.testing.assert_allclose(runtime.predict_proba(texts[40:]), model.predict_proba(texts[40:]), atol=1e-4)
+    # more texts than a batch: they run sorted by length, and come back in the order given
+    small = OnnxModel(tmp_path / "export", batch_size=3)
+    np.testing.assert_allclose(small.predict_proba(texts), model.predict_proba(texts), atol=1e-4)
