@@ -28,7 +28,7 @@ class ServeConfig:
     max_inputs: int = 256
     backend: str = DEFAULT_BACKEND
     grace_s: float = 60.0
-    extra: dict[str, Any] = field(default_factory=dict)  # backend test options (e.g. a slowed predict)
+    extra: dict[str, Any] = field(default_factory=dict)  # backend test options (slow predict; log_invokes)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -5,6 +5,10 @@ its request queue, response buffer and response queue id. Our predict routes cal
 in-flight limit (503), model name (404), ``KeyStore.verify`` (401), rollout (routing), version
 (404), body (400/413/422), the worker call, one invoke record per input through the one
 ``InvokeWriter`` (started and closed by this process's lifespan), shadow calls.
+
+``ServeConfig.extra["log_invokes"] = False`` (default True) is for benchmarks only (the cost of
+logging, ``bench/bench_serve.py``): no writer is started and no record is logged; the answers are
+the same (records are still made, for their invoke ids).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class AutomlSpec(LitSpec):
         self.config = config
         # set in the uvicorn process by start(); workers are spawned before, so never pickled
         self.writer: Any = None
+        self.log_invokes = bool(config.extra.get("log_invokes", True))  # benchmarks: the cost of logging
         self.inflight = 0
         self.draining = False
         self.shadows: set[asyncio.Task[None]] = set()
@@ -99,7 +104,8 @@ class AutomlSpec(LitSpec):
         self.store = ModelStore(ws)
         self.rollouts = RolloutCache(self.store)
         self.rng = random.Random()
-        self.writer = InvokeWriter(ws).start()
+        if self.log_invokes:
+            self.writer = InvokeWriter(ws).start()
 
     async def stop(self) -> None:
         self.draining = True
@@ -227,8 +233,9 @@ class AutomlSpec(LitSpec):
             result = await self.call_worker({"model": name, "version": chosen.version, "inputs": inputs})
             latency_ms = (time.perf_counter() - t0) * 1000
             records = make_records(name, chosen.version, chosen.route, inputs, result, latency_ms, key_id)
-            for record in records:
-                self.writer.log(record)
+            if self.log_invokes:
+                for record in records:
+                    self.writer.log(record)
             if chosen.shadow is not None and not self.draining:
                 task = asyncio.create_task(self.run_shadow(name, chosen.shadow, inputs, key_id))
                 self.shadows.add(task)
@@ -265,8 +272,9 @@ class AutomlSpec(LitSpec):
             inputs = self._prepare(name, version, inputs)
             result = await self.call_worker({"model": name, "version": version, "inputs": inputs})
             latency_ms = (time.perf_counter() - t0) * 1000
-            for record in make_records(name, version, "shadow", inputs, result, latency_ms, key_id):
-                self.writer.log(record)
+            if self.log_invokes:
+                for record in make_records(name, version, "shadow", inputs, result, latency_ms, key_id):
+                    self.writer.log(record)
             status = 200
         except HTTPException as err:  # a shadow never fails the caller
             status = err.status_code
