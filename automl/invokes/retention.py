@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,25 +95,33 @@ def _collect_here(paths: InvokePaths, rules: Retention, dry_run: bool) -> GcResu
             con.close()
 
 
+@dataclass
+class _Tally:
+    """What one gc found, filled by the database pass and then each part's."""
+
+    db_rows: dict[str, int] = field(default_factory=dict)  # per model, rows deleted from the database
+    published_rows: dict[str, int] = field(default_factory=dict)  # ... and from the parts
+    gone: dict[str, set[str]] = field(default_factory=dict)  # per model, the blobs its expired invokes use
+    keep: set[str] = field(default_factory=set)  # blobs that remaining invokes use
+    seen: set[str] = field(default_factory=set)  # every model with invokes
+
+
 def collect(
     paths: InvokePaths, con: duckdb.DuckDBPyConnection | None, rules: Retention, *, dry_run: bool = False
 ) -> GcResult:
     """The deletion itself, by the store's owner (``con`` is its database, if it has one)."""
-    db_rows: dict[str, int] = {}
-    published_rows: dict[str, int] = {}
-    gone: dict[str, set[str]] = {}  # per model, the blobs its expired invokes use
-    keep: set[str] = set()  # blobs that remaining invokes use
-    seen: set[str] = set()
+    tally = _Tally()
     if con is not None:
-        seen |= _collect_db(con, rules, dry_run, db_rows, gone, keep)
+        _collect_db(con, rules, dry_run, tally)
     parts = visible(list_parts(paths.published))
     for part in parts:
         newest = part == parts[-1]  # it stays, empty if need be, so seq never repeats
-        seen |= _collect_part(part, newest, rules, dry_run, published_rows, gone, keep)
-    on_disk = {k for keys in gone.values() for k in keys if blob_path(paths.blobs, k).exists()}
+        _collect_part(part, newest, rules, dry_run, tally)
+    keep = tally.keep
+    on_disk = {k for keys in tally.gone.values() for k in keys if blob_path(paths.blobs, k).exists()}
     blobs = _count_unreferenced(paths.blobs, keep) if dry_run else remove_unreferenced(paths.blobs, keep)
-    per_model_blobs = {m: len((keys & on_disk) - keep) for m, keys in gone.items()}
-    return _result(rules, seen, db_rows, published_rows, per_model_blobs, blobs, dry_run)
+    per_model_blobs = {m: len((keys & on_disk) - keep) for m, keys in tally.gone.items()}
+    return _result(rules, tally.seen, tally.db_rows, tally.published_rows, per_model_blobs, blobs, dry_run)
 
 
 def _expired_sql(rules: Retention, models: Iterable[str]) -> tuple[str, list[Any]]:
@@ -123,41 +132,29 @@ def _expired_sql(rules: Retention, models: Iterable[str]) -> tuple[str, list[Any
     return " OR ".join(["(model = ? AND ts < ?)"] * len(cutoffs)), [v for pair in cutoffs for v in pair]
 
 
-def _collect_db(
-    con: duckdb.DuckDBPyConnection,
-    rules: Retention,
-    dry_run: bool,
-    rows: dict[str, int],
-    gone: dict[str, set[str]],
-    keep: set[str],
-) -> set[str]:
-    """Delete (or count) the database's expired rows; the models it holds."""
+def _collect_db(con: duckdb.DuckDBPyConnection, rules: Retention, dry_run: bool, tally: _Tally) -> None:
+    """Delete (or count) the database's expired rows."""
     models = {m for (m,) in con.execute("SELECT DISTINCT model FROM invokes").fetchall()}
+    tally.seen |= models
+    rows = tally.db_rows
     expired, params = _expired_sql(rules, models)
     counts = con.execute(f"SELECT model, count(*) FROM invokes WHERE {expired} GROUP BY model", params).fetchall()
     rows.update((model, int(n)) for model, n in counts)
     sql = f"SELECT DISTINCT model, input_blob FROM invokes WHERE input_blob IS NOT NULL AND ({expired})"
     for model, key in con.execute(sql, params).fetchall():
-        gone.setdefault(model, set()).add(key)
+        tally.gone.setdefault(model, set()).add(key)
     if not dry_run and rows:
         con.execute(f"DELETE FROM invokes WHERE {expired}", params)
     sql = f"SELECT DISTINCT input_blob FROM invokes WHERE input_blob IS NOT NULL AND NOT ({expired})"
-    keep.update(key for (key,) in con.execute(sql, params).fetchall())
-    return models
+    tally.keep.update(key for (key,) in con.execute(sql, params).fetchall())
 
 
-def _collect_part(
-    part: Part,
-    newest: bool,
-    rules: Retention,
-    dry_run: bool,
-    rows: dict[str, int],
-    gone: dict[str, set[str]],
-    keep: set[str],
-) -> set[str]:
-    """Delete (or count) one part's expired rows, rewriting or removing the part; the models it holds."""
+def _collect_part(part: Part, newest: bool, rules: Retention, dry_run: bool, tally: _Tally) -> None:
+    """Delete (or count) one part's expired rows, rewriting or removing the part."""
     table = pq.read_table(part.path, columns=["model", "ts", "input_blob"])
     models = set(pc.unique(table.column("model")).drop_null().to_pylist())
+    tally.seen |= models
+    rows = tally.published_rows
     expired = pa.array([False] * table.num_rows)
     for model in models:
         cutoff = rules.cutoff(model)
@@ -168,19 +165,18 @@ def _collect_part(
         if n:
             rows[model] = rows.get(model, 0) + n
             blobs = pc.filter(table.column("input_blob"), mine).drop_null()
-            gone.setdefault(model, set()).update(pc.unique(blobs).to_pylist())
+            tally.gone.setdefault(model, set()).update(pc.unique(blobs).to_pylist())
             expired = pc.or_(expired, mine)
     kept = pc.invert(expired)
-    keep.update(pc.unique(pc.filter(table.column("input_blob"), kept).drop_null()).to_pylist())
+    tally.keep.update(pc.unique(pc.filter(table.column("input_blob"), kept).drop_null()).to_pylist())
     n_expired = pc.sum(expired).as_py() or 0
     if dry_run or not n_expired:
-        return models
+        return
     if n_expired == table.num_rows and not newest:
         part.path.unlink()
     else:
         full = read_part(part)
         replace_part(part, full.filter(kept))
-    return models
 
 
 def _count_unreferenced(root: Path, keep: set[str]) -> int:
