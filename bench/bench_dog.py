@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_income import automl_executable, machine_state, parse_summary, write_result
+from bench_income import add_wait_idle, automl_executable, machine_state, parse_summary, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -279,14 +279,7 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="another recipe override for both runs (repeatable)",
     )
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="before each run, wait up to S seconds until other processes use under "
-        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
-    )
+    add_wait_idle(parser, "each run")
     parser.add_argument("--keep-runs", type=Path, default=None, help="copy each automl run folder here")
     args = parser.parse_args()
     if not 0 < args.fraction <= 1 or args.extra_share <= 0:

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_income import machine_state, write_result
+from bench_income import add_wait_idle, machine_state, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -325,14 +325,7 @@ def main() -> int:
     )
     parser.add_argument("--mm-repeats", type=int, default=10, help="timed torch.mm calls (default 10); median")
     parser.add_argument("--seed", type=int, default=0, help="seed of the image and text samples (default 0)")
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="before each backbone, wait up to S seconds until other processes use under "
-        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
-    )
+    add_wait_idle(parser, "each backbone")
     args = parser.parse_args()
     names = [b.strip() for b in args.backbones.split(",") if b.strip()]
     unknown = [b for b in names if b not in IMAGE_BACKBONES + TEXT_BACKBONES]

@@ -88,6 +88,18 @@ def cpu_busy(sample_s: float = 1.0) -> float | None:
     return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 
+def add_wait_idle(parser: argparse.ArgumentParser, when: str) -> None:
+    """``--wait-idle S``: before ``when``, wait up to S seconds for a quiet machine (machine_state)."""
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help=f"before {when}, wait up to S seconds until other processes use under "
+        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
+    )
+
+
 def machine_state(wait_idle_s: float, phase: str) -> dict[str, Any]:
     """Wait (up to ``wait_idle_s``) until other processes use under 15% of the CPUs, then record
     the load average and that share; a busy machine makes every time here longer."""
@@ -428,14 +440,7 @@ def main() -> int:
         help="trial concurrency for the overhead estimate (default: CPU count, "
         "which is what a local Ray gives the search)",
     )
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="before each step, wait up to S seconds until other processes use under "
-        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
-    )
+    add_wait_idle(parser, "each step")
     parser.add_argument("--keep-runs", type=Path, default=None, help="copy each automl run folder here")
     args = parser.parse_args()
     if not args.skip_flaml:

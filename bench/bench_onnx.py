@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_income import automl_executable, machine_state, parse_summary, write_result
+from bench_income import add_wait_idle, automl_executable, machine_state, parse_summary, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("AUTOML_SHARED_DATA") or REPO.parent / "shared" / "data")
@@ -418,14 +418,7 @@ def main() -> int:
         default=None,
         help="folder for the data files and the automl workspace, kept (default: a temporary folder, removed)",
     )
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="before each measurement, wait up to S seconds until other processes use under "
-        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
-    )
+    add_wait_idle(parser, "each measurement")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
     tab_models = [m.strip() for m in args.tabular_models.split(",") if m.strip()]

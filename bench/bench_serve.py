@@ -770,6 +770,8 @@ def _pct(v: float | None) -> float | None:
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--client":
         return client_main(sys.argv[2])
+    from bench_income import add_wait_idle, machine_state, write_result  # numpy and pandas: not in the client
+
     parser = argparse.ArgumentParser(description="Serving latency and throughput, invoke logging on vs off.")
     parser.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE, help=f"default {DEFAULT_WORKSPACE}")
     parser.add_argument("--only", default="tabular,text,image", help="models to measure (default tabular,text,image)")
@@ -780,14 +782,7 @@ def main() -> int:
     parser.add_argument("--inputs", type=int, default=100, help="distinct texts or images sent (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input samples (default 0)")
     parser.add_argument("--quick", action="store_true", help="1 pair of 3 s after 1 s warm-up: a smoke run")
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="before each model and each pair, wait up to S seconds until other processes use under "
-        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
-    )
+    add_wait_idle(parser, "each model and each pair")
     args = parser.parse_args()
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
@@ -797,8 +792,6 @@ def main() -> int:
     unknown = [k for k in kinds if k not in MODELS]
     if unknown or not kinds or not args.clients or min(args.clients) < 1:
         parser.error(f"--only takes {', '.join(MODELS)}; --clients positive numbers")
-
-    from bench_income import machine_state, write_result  # numpy and pandas: not in the client
 
     args.workspace = args.workspace.resolve()
     args.workspace.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_income import automl_executable, machine_state, parse_summary, per_trial_overhead, write_result
+from bench_income import (
+    add_wait_idle,
+    automl_executable,
+    machine_state,
+    parse_summary,
+    per_trial_overhead,
+    write_result,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -284,14 +291,7 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=60.0, help="automl's search.time_budget_s (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="recipe seed: fixes the folds (default 0)")
     parser.add_argument("--recipe", default="spam_filter", help="ready recipe name or file (default spam_filter)")
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="before each step, wait up to S seconds until other processes use under "
-        "15%% of the CPUs (default 0: do not wait; the share is recorded anyway)",
-    )
+    add_wait_idle(parser, "each step")
     parser.add_argument("--keep-runs", type=Path, default=None, help="copy each automl run folder here")
     args = parser.parse_args()
 
