@@ -238,7 +238,10 @@ def cmd_serve(args: Args, sub: list[str]) -> int:
     from automl.serve.config import build_config
     from automl.serve.supervisor import serve
 
-    keys = ("model", "models", "port", "host", "workers", "max_inflight", "timeout_s", "max_body_bytes", "backend")
+    keys = (
+        "model", "models", "port", "host", "workers", "max_inflight", "max_inputs",
+        "timeout_s", "grace_s", "max_body_bytes", "backend",
+    )  # fmt: skip
     values = {k: args.get(k) for k in keys}
     args.finish("serve")
     return serve(build_config(workspace_dir(args.get("workspace")), values))

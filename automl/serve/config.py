@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,18 @@ def _int(key: str, value: str | None, default: int, low: int, high: int) -> int:
     return number
 
 
+def _seconds(key: str, value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= 86_400):
+        raise UserError(f"{key}={value}: expected seconds above 0 (at most a day), e.g. {key}={default:g}.")
+    return seconds
+
+
 def build_config(workspace: Path, values: dict[str, str | None]) -> ServeConfig:
     """A checked config: every model exists in the workspace and has a production version."""
     from automl.registry.store import ModelStore
@@ -87,11 +100,6 @@ def build_config(workspace: Path, values: dict[str, str | None]) -> ServeConfig:
             raise UserError(
                 f"{name} has no production version to serve; promote one: automl models promote model={name}:VERSION."
             )
-    timeout = values.get("timeout_s")
-    try:
-        timeout_s = float(timeout) if timeout is not None else 30.0
-    except ValueError:
-        raise UserError(f"timeout_s={timeout}: expected seconds, e.g. 30.") from None
     return ServeConfig(
         workspace=str(workspace),
         models=names,
@@ -99,7 +107,9 @@ def build_config(workspace: Path, values: dict[str, str | None]) -> ServeConfig:
         port=_int("port", values.get("port"), 8000, 1, 65535),
         workers=_int("workers", values.get("workers"), 1, 1, 64),
         max_inflight=_int("max_inflight", values.get("max_inflight"), 64, 1, 100_000),
-        timeout_s=timeout_s,
+        timeout_s=_seconds("timeout_s", values.get("timeout_s"), 30.0),
+        grace_s=_seconds("grace_s", values.get("grace_s"), 60.0),
+        max_inputs=_int("max_inputs", values.get("max_inputs"), 256, 1, 100_000),
         max_body_bytes=_int("max_body_bytes", values.get("max_body_bytes"), 1024 * 1024, 1024, 2**31),
         backend=values.get("backend") or DEFAULT_BACKEND,
     )

@@ -130,3 +130,24 @@ def test_metrics_text_format() -> None:
     assert 'automl_requests_total{model="m",version="1",route="production",status="200"} 1' in text
     assert 'automl_request_seconds_bucket{model="m",version="1",route="production",le="0.025"} 1' in text
     assert "automl_inflight_requests 0" in text
+
+
+def test_serve_options_are_checked_against_the_workspace(tmp_path) -> None:
+    from automl.registry.store import ModelStore
+    from automl.serve.config import build_config
+
+    store = ModelStore(tmp_path)
+    from automl.registry.promote import promote
+
+    store.register("m", {"a": "model"}, {"task": "tabular_classification", "classes": ["a", "b"]})
+    with pytest.raises(UserError, match="no production version"):
+        build_config(tmp_path, {"model": "m"})
+    promote(store, "m", 1)
+    values = {"model": "m", "port": "9000", "timeout_s": "2.5", "grace_s": "5", "max_inputs": "8"}
+    config = build_config(tmp_path, values)
+    assert (config.port, config.timeout_s, config.grace_s, config.max_inputs) == (9000, 2.5, 5.0, 8)
+    bad = [{"model": "nope"}, {"model": "m", "port": "0"}, {"model": "m", "timeout_s": "-1"},
+           {"model": "m", "grace_s": "abc"}, {"model": "m", "max_inputs": "0"}, {"models": "[]"}]  # fmt: skip
+    for values in bad:
+        with pytest.raises(UserError):
+            build_config(tmp_path, values)
