@@ -79,6 +79,7 @@ def read_answer(request: Path) -> GcResult | None:
         return None
     data = json.loads(done.read_text())
     done.unlink()
+    request.unlink(missing_ok=True)  # the writer removes it after answering; do not leave it to chance
     if "error" in data:
         raise UserError(f"the server's invoke writer could not carry out gc: {data['error']}; see the server's log.")
     return GcResult.from_json(data["result"])

@@ -200,7 +200,7 @@ def test_a_request_of_another_format_is_refused(writer: InvokeWriter, workspace:
     done = request.with_name("gc-done-old.json")
     wait_for(done.exists)
     assert "gc request format None; this automl reads 2" in json.loads(done.read_text())["error"]
-    assert not request.exists()
+    wait_for(lambda: not request.exists())  # removed after the answer is written
 
 
 # --- the recipe's deploy.retention_days ------------------------------------------------------
