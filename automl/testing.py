@@ -11,9 +11,11 @@ Each check raises ``AssertionError`` with a message that says what the component
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,15 @@ from automl.plugins.components import (
     TrainerSpec,
 )
 
-__all__ = ["check_loader", "check_metric", "check_trainer", "specs_of", "tabular_problem", "write_image_folder"]
+__all__ = [
+    "check_loader",
+    "check_metric",
+    "check_trainer",
+    "local_ray",
+    "specs_of",
+    "tabular_problem",
+    "write_image_folder",
+]
 
 # The colour of the square that marks each label after the first (whose images are bluish instead).
 _SQUARE_COLOURS = ((230, 40, 40), (40, 200, 60), (240, 220, 40), (200, 40, 200), (40, 210, 220))
@@ -157,3 +167,19 @@ def check_loader(spec: LoaderSpec, request: LoadRequest, validate: Callable[[Any
     )
     if validate is not None:
         validate(result.frame)
+
+
+@contextlib.contextmanager
+def local_ray(num_cpus: int = 2) -> Iterator[None]:
+    """A small local Ray (no dashboard, quiet), for a test module's fixture: start it once per module."""
+    import ray
+
+    from automl.search.ray_session import QUIET_ENV
+
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

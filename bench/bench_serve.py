@@ -386,21 +386,13 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
 
 
-def session_pids(sid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None and int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry.name))
-    return pids
-
-
 def process_roles(server: Server) -> dict[int, str]:
     """pid -> role for the server's session: main, worker (spawned), tracker, and the two forks of
     the main, LitServe's queue manager (the first) and the uvicorn process (the last)."""
     roles = {server.proc.pid: "supervisor"}
     forks = []
+    from automl.serve.local import session_pids
+
     for pid in session_pids(server.server_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")

@@ -13,15 +13,10 @@ import pytest
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    import ray
+    from automl.testing import local_ray as start_local_ray
 
-    from automl.search.ray_session import QUIET_ENV
-
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    with start_local_ray():
+        yield
 
 
 def run_cli(

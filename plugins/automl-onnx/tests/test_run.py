@@ -19,15 +19,10 @@ SHARED_DATA = Path(os.environ.get("AUTOML_SHARED_DATA", REPO.parent / "shared" /
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    import ray
+    from automl.testing import local_ray as start_local_ray
 
-    from automl.search.ray_session import QUIET_ENV
-
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    with start_local_ray():
+        yield
 
 
 def test_a_run_exports_the_winner_with_the_version(local_ray, tmp_path: Path):
