@@ -119,6 +119,8 @@ def _check_backbones(r: Recipe, plugins: Plugins) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for i, name in enumerate(r.search.backbones):
         backbone = require(plugins.backbones, name, f"search.backbones[{i}]")
+        if backbone.load is None and backbone.variant is not None:
+            raise UserError(f"search.backbones[{i}]: '{name}' is a family of models; name one as {name}:MODEL.")
         if backbone.modality != modality:
             raise UserError(f"search.backbones[{i}]: '{name}' embeds {backbone.modality}s, not {modality}s.")
         given = dict(r.search.backbone_options.get(name, {}))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from automl.plugins.weights import WeightsSource
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -92,6 +94,10 @@ class TrainerSpec(ComponentSpec):
     ``cost(config, n_examples, forward_per_second)`` estimates the seconds of one ``fit`` on
     ``n_examples`` given the backbone's measured inference rate; with a time budget the search
     leaves out configurations that would not fit in it, and says so.
+
+    ``stage`` orders a default search (one whose recipe lists no trainers): stage 0 first (cheap,
+    strong models: heads on cached embeddings, linear and tree models), then 1 (fine-tuning a
+    backbone), then 2 (networks trained from scratch).
     """
 
     build: Callable[[Any, TrainContext], Estimator] | None = None
@@ -100,6 +106,7 @@ class TrainerSpec(ComponentSpec):
     inputs: str = FEATURES
     accepts_backbone: Callable[[Embedder], bool] | None = None
     cost: Callable[[Any, int, float], float] | None = None
+    stage: int = 0
 
 
 # --- backbones ------------------------------------------------------------------------------
@@ -125,10 +132,27 @@ class WeightsUnavailable(Exception):
 @dataclass(frozen=True)
 class BackboneSpec(ComponentSpec):
     """A backbone: ``load(config)`` returns an :class:`Embedder` or raises
-    :class:`WeightsUnavailable`. ``modality`` is ``image`` or ``text``."""
+    :class:`WeightsUnavailable`. ``modality`` is ``image`` or ``text``.
+
+    ``weights`` lists where its pretrained weights may come from, in the order ``load`` tries them
+    (``automl plugins`` shows which is here now); empty for a backbone that needs none or whose
+    weights only a recipe option can name. ``gflops`` (one forward pass of one example) orders the
+    backbones of a default search, cheapest first. ``default_search: False`` keeps a backbone out
+    of the defaults (for example one that needs a path in its options). ``variant``, on a family
+    of models registered under one name (``timm``), gives the spec of ``FAMILY:MEMBER`` (any model
+    of that library by its own name), checked when a recipe names it.
+    """
 
     load: Callable[[Any], Embedder] | None = None
     modality: str = "image"
+    weights: tuple[WeightsSource, ...] = ()
+    gflops: float | None = None
+    default_search: bool = True
+    variant: Callable[[str], BackboneSpec] | None = None
+
+    def weights_here(self) -> bool:
+        """Whether a declared weights source is on this machine now (True when none is declared)."""
+        return not self.weights or any(s.locate() is not None for s in self.weights)
 
 
 # --- loaders --------------------------------------------------------------------------------

