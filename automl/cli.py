@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,8 +46,9 @@ exit codes: 0 done, 1 internal failure, 2 user error, 3 trained but not promoted
 class Args:
     """A command's ``key=value`` arguments; asking for an unknown key is caught by ``finish``."""
 
-    def __init__(self, pairs: Sequence[str], as_json: bool) -> None:
+    def __init__(self, pairs: Sequence[str], as_json: bool, started: float | None = None) -> None:
         self.as_json = as_json
+        self.started = time.monotonic() if started is None else started  # the command's start
         self.values: dict[str, str] = {}
         self.extra: list[str] = []
         for pair in pairs:
@@ -86,7 +88,7 @@ def cmd_run(args: Args, sub: list[str]) -> int:
 
     recipe = args.require("recipe", "a ready recipe name or a path to a YAML file")
     overrides = [p for p in args.extra if not p.startswith("recipe=")]
-    summary = run_recipe(load_recipe(recipe, overrides))
+    summary = run_recipe(load_recipe(recipe, overrides), started=args.started)
     model = summary["model"]
     text = (
         f"{model['name']} v{model['version']} ({model['alias']}): {summary['metric']} "
@@ -112,8 +114,14 @@ def cmd_show(args: Args, sub: list[str]) -> int:
         args.require("recipe", "a ready recipe name or a path to a YAML file"),
         [p for p in args.extra if not p.startswith("recipe=")],
     )
-    check_recipe(recipe, get_plugins())
-    _emit(args, dataclasses.asdict(recipe), recipe_to_yaml(recipe).rstrip())
+    checked = check_recipe(recipe, get_plugins())
+    resolved = checked.recipe
+    text = recipe_to_yaml(resolved).rstrip()
+    if checked.defaults and checked.defaults.filled:
+        text += f"\n# chosen by task ({resolved.task.type}): {', '.join(checked.defaults.filled)}"
+    for note in checked.defaults.left_out if checked.defaults else ():
+        text += f"\n# not in the default backbones: {note['backbone']} ({note['reason']})"
+    _emit(args, dataclasses.asdict(resolved), text)
     return 0
 
 
@@ -294,6 +302,7 @@ def _one_line_plugin_warnings() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
     argv = list(sys.argv[1:] if argv is None else argv)
     _one_line_plugin_warnings()
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -314,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             raise unknown_name("command", command_name, COMMANDS)
         sub = [a for a in rest if "=" not in a and not a.startswith("~")]
-        args = Args([a for a in rest if a not in sub], "--json" in flags)
+        args = Args([a for a in rest if a not in sub], "--json" in flags, started)
         if sub and command_name not in ("models", "weights", "keys"):
             raise UserError(f"'{sub[0]}': arguments are key=value (see automl --help).")
         return command(args, sub)

@@ -9,6 +9,7 @@ from typing import Any
 
 from automl.config.schema import Recipe
 from automl.data.table import ExampleTable
+from automl.deadline import Deadline
 from automl.evaluate.leaderboard import Candidate
 from automl.export import ExportOutcome
 from automl.features.prepare import Prepared
@@ -29,6 +30,17 @@ class PhaseTimes:
     export_s: float
 
 
+def budget_report(deadline: Deadline, outcome: SearchOutcome, notes: list[str]) -> dict[str, Any]:
+    """How the run used ``search.time_budget_s``: the search's share, why it ended, what was scaled
+    down (backbones and configurations left out are in ``backbones.skipped`` and ``left_out``)."""
+    return {
+        "time_budget_s": deadline.budget_s,
+        "search_budget_s": None if outcome.budget_s is None else round(outcome.budget_s, 3),
+        "search_end": outcome.end_reason,
+        "notes": notes,
+    }
+
+
 def run_summary(
     *,
     recipe: Recipe,
@@ -45,6 +57,7 @@ def run_summary(
     registered: Registered,
     times: PhaseTimes,
     duration_s: float,
+    budget: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary as a JSON-ready dict (its keys are part of the CLI's ``--json`` output)."""
     plan = choice.plan
@@ -67,6 +80,7 @@ def run_summary(
         "data_change": plan.data_change,
         "recipe_hash": recipe_fingerprint(recipe),
         "duration_s": round(duration_s, 3),
+        "budget": budget or {},
         "timing": {
             "load_s": round(times.load_s, 3),
             "ray_start_s": round(outcome.ray_start_s, 3),

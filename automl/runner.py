@@ -14,6 +14,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
 
@@ -24,6 +25,7 @@ from automl.config.schema import Recipe
 from automl.config.validate import CheckedRecipe, check_recipe, typed_options
 from automl.data.splits import stratified_folds
 from automl.data.table import ExampleTable, build_table
+from automl.deadline import RESERVE_MIN_S, Deadline
 from automl.errors import AutomlError, UserError
 from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
@@ -37,13 +39,20 @@ from automl.paths import workspace_dir
 from automl.plugins.components import LoadRequest, MetricSpec
 from automl.plugins.manager import Plugins, get_plugins
 from automl.registration import register_winner
-from automl.run_summary import PhaseTimes, run_summary
+from automl.run_summary import PhaseTimes, budget_report, run_summary
+from automl.search.budget import EarlyStop
 from automl.search.candidates import ConfigChoice, choose_configs
 from automl.search.progress import SearchProgress
+from automl.search.ray_session import ray_session, wait_for_ray_stop, warm_driver
 from automl.search.retrain import plan_mode
 from automl.search.tuner import SearchOutcome, run_search
 
 _P = ParamSpec("_P")
+# Completed trials without a gain beyond noise after which a search stops early (at least one per
+# trainer-backbone pair).
+EARLY_STOP_PATIENCE = 6
+# A refit expected to take less than this runs even when the budget is spent.
+ALWAYS_REFIT_S = 2.0
 _T = TypeVar("_T")
 
 
@@ -154,13 +163,65 @@ def _search(
     run_dir: Path,
     choice: ConfigChoice,
     metric: MetricSpec,
+    deadline: Deadline,
     progress_stream: TextIO | None,
 ) -> SearchOutcome:
-    """Every chosen config cross-validated on Ray Tune; a retrain has no time budget."""
-    data = TrialData(prepared.views, prepared.contexts, table.y, folds)
-    budget = None if choice.retrain else checked.recipe.search.time_budget_s
+    """Every chosen config cross-validated on Ray Tune, within what the deadline leaves; a retrain
+    runs every config to the end."""
+    s = checked.recipe.search
+    # Only the views the configs train on travel to the trials: a fine-tuning view holds the
+    # backbone itself, whose unpickling costs every trial process seconds (torch, timm).
+    used = {view_key(plugins.trainers.get(c["trainer"]).inputs, c.get("backbone")) for c in choice.configs}
+    views = {k: v for k, v in prepared.views.items() if k in used}
+    data = TrialData(views, {k: c for k, c in prepared.contexts.items() if k in used}, table.y, folds)
+    budget = None if choice.retrain else deadline.search_seconds()
+    early = None
+    if s.stop_early and budget is not None:
+        # Without a budget a search is reproducible: it runs every config, whatever order they end in.
+        stages = {c["trainer"]: plugins.trainers.get(c["trainer"]).stage for c in choice.configs}
+        lowest = min(stages.values(), default=0)
+        pairs = len({(c["trainer"], c.get("backbone")) for c in choice.configs if stages[c["trainer"]] == lowest})
+        patience = max(EARLY_STOP_PATIENCE, pairs)
+        early = EarlyStop(min_trials=pairs, patience=patience, greater_is_better=metric.greater_is_better)
     progress = SearchProgress(metric, len(choice.configs), budget, progress_stream)
-    return run_search(checked, plugins, data, run_dir, choice.configs, progress, choice.retrain)
+    return run_search(checked, plugins, data, run_dir, choice.configs, progress, choice.retrain, budget, early)
+
+
+def _refit_estimates(outcome: SearchOutcome, n_folds: int) -> dict[tuple[str, str | None, str], float]:
+    """Seconds a refit on all rows is expected to take, per (trainer, backbone, params): a trial's
+    work covers ``n_folds`` fits on (k-1)/k of the rows each."""
+    return {
+        _config_key(t.trainer, t.backbone, t.params): (t.work_s or 0.0) / max(1, n_folds - 1)
+        for t in outcome.trials
+        if t.status == "completed"
+    }
+
+
+def _config_key(trainer: str, backbone: str | None, params: dict[str, Any]) -> tuple[str, str | None, str]:
+    return trainer, backbone, json.dumps(params, sort_keys=True, default=str)
+
+
+def _affordable_winner(
+    board: list[Candidate], outcome: SearchOutcome, n_folds: int, deadline: Deadline, log: TextIO
+) -> tuple[Candidate, str]:
+    """The best candidate whose estimated refit ends within the budget (a refit under
+    ``ALWAYS_REFIT_S`` always does; failing all, the cheapest), and a note when that is not the top
+    of the leaderboard."""
+    estimates = _refit_estimates(outcome, n_folds)
+
+    def seconds(candidate: Candidate) -> float:
+        return sum(estimates.get(_config_key(m.trainer, m.backbone, m.params), 0.0) for m in candidate.members)
+
+    fitting = [c for c in board if seconds(c) <= max(deadline.remaining(), ALWAYS_REFIT_S)]
+    chosen = fitting[0] if fitting else min(board, key=seconds)
+    if chosen is board[0]:
+        return chosen, ""
+    note = (
+        f"refitting {board[0].name} ({board[0].trainer}) would take about {seconds(board[0]):.0f} s, past "
+        f"search.time_budget_s; refit {chosen.name} ({chosen.trainer}, {chosen.score:.4f}) instead"
+    )
+    print(f"note: {note}", file=log)
+    return chosen, note
 
 
 def _leaderboard(
@@ -180,31 +241,53 @@ def _leaderboard(
     return board
 
 
-def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[str, Any]:
-    """Run a typed recipe end to end; returns the summary also written to ``summary.json``."""
-    started = time.perf_counter()
+def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: float | None = None) -> dict[str, Any]:
+    """Run a typed recipe end to end; returns the summary also written to ``summary.json``.
+
+    ``started`` is the ``time.monotonic()`` at which the command started (default: now): the
+    recipe's ``search.time_budget_s`` counts from there to the registered model.
+    """
+    deadline = Deadline(recipe.search.time_budget_s, started if started is not None else time.monotonic())
     log = progress_stream or sys.stderr
     plugins = get_plugins()
     checked = check_recipe(recipe, plugins)
+    recipe = checked.recipe  # with the task's defaults filled in
     workspace = workspace_dir(recipe.workspace)
     run_id = new_run_id()
     run_dir = _new_run_dir(workspace, recipe, run_id)
 
-    table, load_s = _timed(load_table, checked, plugins)
-    folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
-    plan = plan_mode(recipe, table.ids.tolist(), workspace)
-    print(f"mode: {plan.mode} ({plan.reason})", file=log)
-    prepared = prepare_views(checked, plugins, table, workspace)
     metric = plugins.metrics.get(recipe.eval.metric)
-    choice = choose_configs(plan, checked, plugins, prepared, len(table), log)
-    outcome = _search(checked, plugins, prepared, table, folds, run_dir, choice, metric, progress_stream)
+    # Ray starts in this thread while the examples are loaded and embedded in another: both take seconds.
+    with ThreadPoolExecutor(1, thread_name_prefix="automl-prepare") as pool:
+        loading = pool.submit(_timed, load_table, checked, plugins)
+        preparing = pool.submit(lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline))
+        with ray_session(recipe.ray, stop_in_background=True) as ray_start_s:
+            table, load_s = loading.result()
+            folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
+            plan = plan_mode(recipe, table.ids.tolist(), workspace)
+            print(f"mode: {plan.mode} ({plan.reason})", file=log)
+            warm_driver()
+            prepared = preparing.result()
+            choice = choose_configs(plan, checked, plugins, prepared, len(table), log, deadline.search_seconds())
+            outcome = _search(
+                checked, plugins, prepared, table, folds, run_dir, choice, metric, deadline, progress_stream
+            )
+    outcome.ray_start_s = ray_start_s
 
     board = _leaderboard(recipe, outcome, table, folds, metric)
-    winner = board[0]
+    winner, refit_note = _affordable_winner(board, outcome, recipe.eval.cv_folds, deadline, log)
     model, refit_s = _timed(
         fit_model, plugins, winner, prepared, recipe.task.type, table.classes, table.y, n_jobs=os.cpu_count()
     )
-    importance, importance_s = _timed(_importance, plugins, recipe, winner, prepared, table.classes, table.y, folds)
+    notes = [refit_note] if refit_note else []
+    importance: list[dict[str, Any]] = []
+    importance_s = 0.0
+    applies = recipe.eval.feature_importance and FEATURES_VIEW in prepared.views
+    if not applies or deadline.fits(refit_s + RESERVE_MIN_S):
+        importance, importance_s = _timed(_importance, plugins, recipe, winner, prepared, table.classes, table.y, folds)
+    else:
+        notes.append("feature importance skipped: it would not end within search.time_budget_s")
+        print(f"note: {notes[-1]}", file=log)
     exported, export_s = _timed(export_model, checked, plugins, model, table, folds, run_dir)
 
     registered = register_winner(workspace, run_id, recipe, plugins, table, prepared, winner, model, exported)
@@ -223,7 +306,9 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None) -> dict[st
         exported=exported,
         registered=registered,
         times=PhaseTimes(load_s, refit_s, importance_s, export_s),
-        duration_s=time.perf_counter() - started,
+        duration_s=deadline.elapsed(),
+        budget=budget_report(deadline, outcome, notes),
     )
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    wait_for_ray_stop()
     return summary

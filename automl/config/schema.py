@@ -28,7 +28,11 @@ class TaskConfig:
 
 @dataclass
 class DataConfig:
-    loader: str = _help("Registered loader name: csv, parquet or duckdb, or a plugin's.", default="csv")
+    loader: Optional[str] = _help(
+        "Registered loader name: csv, parquet, duckdb, image_folder, image_table, text_table, or a plugin's. "
+        "null: by task (tabular csv, image image_folder, text text_table).",
+        default=None,
+    )
     path: Optional[str] = _help(
         "File (or glob, for duckdb) to read; relative paths are relative to the current directory.",
         default=None,
@@ -59,13 +63,15 @@ class DataConfig:
 
 @dataclass
 class SearchConfig:
-    trainers: List[str] = _help(
-        "Registered trainer names to search over.",
-        default_factory=lambda: ["logistic_regression", "random_forest", "hist_gradient_boosting"],
+    trainers: Optional[List[str]] = _help(
+        "Registered trainer names to search over. null: every trainer of the task, cheap strong ones first "
+        "(heads on embeddings, linear and tree models; then fine-tuning; then networks from scratch).",
+        default=None,
     )
-    backbones: List[str] = _help(
-        "Registered backbones (image or text) whose embeddings the feature trainers are searched on.",
-        default_factory=list,
+    backbones: Optional[List[str]] = _help(
+        "Registered backbones (image or text) whose embeddings the feature trainers are searched on; timm:MODEL "
+        "names any timm model. null: every backbone of the task whose weights are on this machine, cheapest first.",
+        default=None,
     )
     backbone_options: Dict[str, Dict[str, Any]] = _help(
         "Per backbone, its options (e.g. weights: /path/file.pth, pretrained: false); see `automl plugins`.",
@@ -90,10 +96,18 @@ class SearchConfig:
         default_factory=dict,
     )
     time_budget_s: Optional[float] = _help(
-        "Wall-clock budget of the search in seconds; null: no limit (then max_trials is required).",
+        "Wall-clock budget of the whole run in seconds, from the command's start to a registered model (load, "
+        "embeddings, search, refit, export, registration); what does not fit is scaled down or skipped and the "
+        "summary says so. null: no limit (then max_trials is required).",
         default=60.0,
     )
     max_trials: Optional[int] = _help("Cap on the number of trials; null: until the budget ends.", default=40)
+    stop_early: bool = _help(
+        "End the search before its budget once every trainer-backbone pair's defaults were tried and the last "
+        "trials gave no gain beyond the best one's noise (the standard error of its fold scores); false spends "
+        "the whole budget.",
+        default=True,
+    )
     scheduler: str = _help(
         "asha: stop weak trials after early folds (with a time budget); fifo: run every trial to "
         "the end. Without a time budget the search always runs fifo, so results are reproducible.",

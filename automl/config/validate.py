@@ -15,10 +15,12 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from automl.config.defaults import ResolvedDefaults, resolve_defaults
 from automl.config.errors import config_error
 from automl.config.schema import Recipe
 from automl.config.space import SearchSpace, build_space
 from automl.errors import UserError, unknown_name
+from automl.paths import workspace_dir
 from automl.plugins.components import BACKBONE, FEATURES
 from automl.plugins.manager import Plugins
 from automl.plugins.registry import require
@@ -40,6 +42,7 @@ class CheckedRecipe:
     backbone_options: dict[str, Any] = field(default_factory=dict)
     augmenters: list[tuple[str, Any]] = field(default_factory=list)
     export_options: Any = None
+    defaults: ResolvedDefaults | None = None
 
 
 def typed_options(config_cls: type, values: dict[str, Any], key: str) -> Any:
@@ -86,7 +89,9 @@ def _check_ranges(r: Recipe) -> None:
     if s.retrain_max_change < 0:
         raise UserError(f"The 'retrain_max_change' option of search must be a number >= 0. Got {s.retrain_max_change}.")
     if not s.trainers:
-        raise UserError("search.trainers: name at least one trainer.")
+        raise UserError(
+            f"search.trainers: no trainer to search; name at least one for {r.task.type} (see `automl plugins`)."
+        )
     _at_least("eval", "cv_folds", r.eval.cv_folds, 2)
     _at_least("eval", "importance_rows", r.eval.importance_rows, 10)
     _at_least("ray", "num_cpus", r.ray.num_cpus, 1)
@@ -98,9 +103,15 @@ def _check_ranges(r: Recipe) -> None:
 
 
 def _check_data(r: Recipe, plugins: Plugins) -> Any:
+    if r.data.loader is None:
+        raise UserError(f"data.loader: a {r.task.type} task has no default loader; name one (see `automl plugins`).")
     loader = require(plugins.loaders, r.data.loader, "data.loader")
     if r.task.type not in loader.tasks:
-        raise UserError(f"data.loader: '{loader.name}' reads {', '.join(loader.tasks)} data, not {r.task.type}.")
+        readers = [e.spec.name for e in plugins.loaders.in_registration_order() if r.task.type in e.spec.tasks]
+        raise UserError(
+            f"data.loader: '{loader.name}' reads {', '.join(loader.tasks)} data, not {r.task.type}; "
+            f"use {' or '.join(readers) or 'a loader of that task'} (or leave data.loader out)."
+        )
     options = typed_options(loader.config_cls, dict(r.data.options), "data.options")
     if loader.needs_path:
         if not r.data.path:
@@ -180,7 +191,12 @@ def _check_search(r: Recipe, plugins: Plugins) -> dict[str, SearchSpace]:
 
 
 def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
-    """Every check that needs no data: ranges, names, component options, spaces, files."""
+    """Every check that needs no data: ranges, names, component options, spaces, files; on the
+    recipe with its task's defaults filled in (``CheckedRecipe.recipe`` is that recipe)."""
+    if recipe.task.type not in TASKS:
+        raise unknown_name("task.type", recipe.task.type, TASKS)
+    defaults = resolve_defaults(recipe, plugins, workspace_dir(recipe.workspace))
+    recipe = defaults.recipe
     _check_ranges(recipe)
     require(plugins.metrics, recipe.eval.metric, "eval.metric")
     if recipe.deploy.backend is not None:
@@ -197,4 +213,4 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
     backbone_options = _check_backbones(recipe, plugins)
     augmenters = _check_augmenters(recipe, plugins)
     options = _check_data(recipe, plugins)
-    return CheckedRecipe(recipe, options, spaces, backbone_options, augmenters, export_options)
+    return CheckedRecipe(recipe, options, spaces, backbone_options, augmenters, export_options, defaults)

@@ -18,8 +18,9 @@ from typing import Any
 
 from automl.config.validate import CheckedRecipe
 from automl.data.table import ExampleTable
+from automl.deadline import EMBED_SHARE, Deadline
 from automl.errors import UserError
-from automl.features.embeddings import embed_cached
+from automl.features.embeddings import EmbedStats, embed_cached
 from automl.features.tabular import FeatureSchema
 from automl.features.views import (
     FEATURES_VIEW,
@@ -82,7 +83,29 @@ def _context(
     )
 
 
-def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable, workspace: Path) -> Prepared:
+@dataclass
+class EmbedPace:
+    """Examples per second per GFLOP seen so far, to estimate the next backbone's embedding time
+    from its declared ``gflops`` before loading it."""
+
+    rate_x_gflops: float | None = None
+
+    def observe(self, gflops: float | None, stats: EmbedStats) -> None:
+        if gflops and stats.computed >= RATE_SAMPLE and stats.per_second > 0:
+            self.rate_x_gflops = stats.per_second * gflops
+
+    def estimate(self, gflops: float | None, n: int) -> float | None:
+        """Seconds to embed ``n`` examples (None when nothing is known to estimate from)."""
+        if not gflops or self.rate_x_gflops is None:
+            return None
+        return n * gflops / self.rate_x_gflops
+
+
+def prepare_views(
+    checked: CheckedRecipe, plugins: Plugins, table: ExampleTable, workspace: Path, deadline: Deadline | None = None
+) -> Prepared:
+    """Every view of ``table``; with a ``deadline``, a backbone after the first is skipped when its
+    estimated embedding time does not fit ``EMBED_SHARE`` of the budget."""
     r = checked.recipe
     if r.task.type == "tabular_classification":
         schema = FeatureSchema.infer(table.features)
@@ -95,9 +118,21 @@ def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable,
     prepared = Prepared({RAW_VIEW: raw}, {RAW_VIEW: _context(checked, table)}, {RAW_VIEW: RawView()})
     tuners = [plugins.trainers.get(t) for t in r.search.trainers if plugins.trainers.get(t).inputs == BACKBONE]
     augmenters = build_augmenters(checked, plugins) if tuners else ()
+    pace = EmbedPace()
     for name in r.search.backbones:
         spec = plugins.backbones.get(name)
         assert spec.load is not None
+        estimate = pace.estimate(spec.gflops, len(inputs))
+        over_budget = estimate is not None and deadline is not None and not deadline.fits(estimate, EMBED_SHARE)
+        if over_budget and prepared.backbones:
+            assert deadline is not None and estimate is not None
+            reason = (
+                f"embedding {len(inputs)} examples would take about {estimate:.0f} s, past {EMBED_SHARE:.0%} of "
+                f"search.time_budget_s={deadline.budget_s:g}; raise the budget to use it"
+            )
+            print(f"note: not using backbone {name}: {reason}", file=sys.stderr)
+            prepared.skipped_backbones.append({"backbone": name, "reason": reason})
+            continue
         try:
             embedder = spec.load(with_imported_weights(checked.backbone_options[name], workspace, name))
         except WeightsUnavailable as err:
@@ -107,6 +142,7 @@ def prepare_views(checked: CheckedRecipe, plugins: Plugins, table: ExampleTable,
             prepared.skipped_backbones.append({"backbone": name, "reason": str(err)})
             continue
         vectors, stats = embed_cached(embedder, table.ids.tolist(), inputs, workspace)
+        pace.observe(spec.gflops, stats)
         frame = embedding_frame(vectors)
         key = f"backbone:{name}"
         prepared.views[key] = frame

@@ -78,6 +78,10 @@ class Registry(Generic[S]):
             raise UserError(f"{self.kind.replace('_', ' ')} '{name}': {err}") from None
         return Entry(self.kind, spec, base.distribution, base.version)
 
+    def in_registration_order(self) -> list[Entry[S]]:
+        """Built-ins first, then plugins in the order they loaded; each in the order it registered."""
+        return list(self._entries.values())
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 

@@ -107,7 +107,7 @@ def affordable(
             "trainer": t,
             "backbone": b,
             "reason": f"needs about {s:.0f} s for {n_folds} folds, more than {COSTLY_SHARE:.0%} of "
-            f"search.time_budget_s={budget_s:g}; raise the budget to try it",
+            f"the search's {budget_s:.0f} s (what search.time_budget_s leaves it); raise the budget to try it",
         }
         for (t, b), s in dropped.items()
     ]
@@ -119,18 +119,26 @@ def _candidates(
     spaces: Mapping[str, SearchSpace],
     config_classes: Mapping[str, type],
     seed: int,
+    stages: Mapping[str, int] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Configs ``{"index", "trainer", "backbone", "params"}`` round-robin over the pairs, without
-    end (none without pairs): the first round each trainer's defaults, then samples. One generator
-    draws them all in order, so the first ``n`` are the same however many are taken."""
+    end (none without pairs): a trainer's first config its defaults, then samples. A trainer of
+    stage ``s`` (see ``TrainerSpec.stage``) joins from round ``s`` on, so cheap models are tried
+    first and twice before fine-tuning and networks from scratch. One generator draws them all in
+    order, so the first ``n`` are the same however many are taken."""
     if not pairs:
         return
+    stages = stages or {}
+    lowest = min(stages.get(name, 0) for name, _ in pairs)
+    first_round = {name: stages.get(name, 0) - lowest for name, _ in pairs}
     rng = np.random.default_rng(seed)
     index = 0
     for round_ in itertools.count():
         for name, backbone in pairs:
+            if round_ < first_round[name]:
+                continue
             space = spaces[name]
-            if round_ == 0:
+            if round_ == first_round[name]:
                 params = _default_params(space, config_classes[name], rng)
             else:
                 params = space.sample(rng)
@@ -144,9 +152,11 @@ def candidate_configs(
     config_classes: Mapping[str, type],
     n: int,
     seed: int,
+    stages: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """``n`` configs ``{"index", "trainer", "backbone", "params"}``, round-robin over the pairs."""
-    return list(itertools.islice(_candidates(pairs, spaces, config_classes, seed), min(n, MAX_CANDIDATES)))
+    configs = _candidates(pairs, spaces, config_classes, seed, stages)
+    return list(itertools.islice(configs, min(n, MAX_CANDIDATES)))
 
 
 def plan_configs(
@@ -156,30 +166,31 @@ def plan_configs(
     tunable: Mapping[str, list[str]],
     forward_rates: Mapping[str, float],
     n_rows: int,
+    budget_s: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The configs a search tries (at most ``search.max_trials``), and notes on those left out."""
+    """The configs a search tries (at most ``search.max_trials``), and notes on those left out by
+    the search's time budget ``budget_s`` (None: no limit)."""
     r = checked.recipe
     s = r.search
     tabular = r.task.type == "tabular_classification"
     pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular, tunable)
     classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
+    stages = {name: plugins.trainers.get(name).stage for name in s.trainers}
     limit = min(s.max_trials or MAX_CANDIDATES, MAX_CANDIDATES)
-    gated = s.time_budget_s is not None and any(
-        _costed_rate(plugins, t, b, forward_rates) is not None for t, b in pairs
-    )
+    gated = budget_s is not None and any(_costed_rate(plugins, t, b, forward_rates) is not None for t, b in pairs)
     if not gated:
         # The budget leaves nothing out, so the first ``limit`` configs are the ones tried: no more
         # are drawn, none is typed.
-        return candidate_configs(pairs, checked.spaces, classes, limit, r.seed), []
+        return candidate_configs(pairs, checked.spaces, classes, limit, r.seed, stages), []
     # The budget may leave configs out. A note (stderr, and ``left_out`` in summary.json) names each
     # (trainer, backbone) with a config left out among all MAX_CANDIDATES, with the cheapest
     # estimate of those; stopping at ``limit`` kept configs could drop a note or change its
     # estimate. So all are drawn and every config with a cost estimate is typed and costed, past
     # ``limit`` too; the others are never typed.
-    configs = candidate_configs(pairs, checked.spaces, classes, MAX_CANDIDATES, r.seed)
+    configs = candidate_configs(pairs, checked.spaces, classes, MAX_CANDIDATES, r.seed, stages)
     n_folds = r.eval.cv_folds
     n_train = n_rows * (n_folds - 1) // n_folds
-    kept, notes = affordable(configs, plugins, s.time_budget_s, n_train, n_folds, forward_rates)
+    kept, notes = affordable(configs, plugins, budget_s, n_train, n_folds, forward_rates)
     return kept[:limit], notes
 
 
@@ -212,7 +223,13 @@ class ConfigChoice(NamedTuple):
 
 
 def choose_configs(
-    plan: ModePlan, checked: CheckedRecipe, plugins: Plugins, prepared: Prepared, n_rows: int, log: TextIO
+    plan: ModePlan,
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    prepared: Prepared,
+    n_rows: int,
+    log: TextIO,
+    budget_s: float | None = None,
 ) -> ConfigChoice:
     """A retrain's configs still available, else (a search, or a retrain left with none) the
     planned ones; says on ``log`` when a retrain turns into a search, and on stderr what is left out."""
@@ -224,7 +241,7 @@ def choose_configs(
         plan = dataclasses.replace(plan, mode="search", reason=reason)
         print(f"mode: search ({reason})", file=log)
     configs, left_out = plan_configs(
-        checked, plugins, prepared.backbones, prepared.tunable, prepared.forward_rates, n_rows
+        checked, plugins, prepared.backbones, prepared.tunable, prepared.forward_rates, n_rows, budget_s
     )
     for note in left_out:
         print(f"note: not trying {note['trainer']} on {note['backbone']}: {note['reason']}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +36,32 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
+def warm_driver() -> None:
+    """Import what the search needs in the driver (Ray Tune, scikit-learn) while it waits on other
+    work: done once, in the critical path it takes seconds."""
+    import sklearn.metrics  # noqa: F401
+    from ray import tune  # noqa: F401
+    from ray.tune.schedulers import ASHAScheduler  # noqa: F401
+
+
+_stopping: list[threading.Thread] = []
+
+
+def wait_for_ray_stop() -> None:
+    """Block until a Ray that a session stopped in the background is down."""
+    while _stopping:
+        _stopping.pop().join()
+
+
 @contextmanager
-def ray_session(cfg: RayConfig) -> Iterator[float]:
-    """Yields the seconds Ray took to start (0 when it was already running in this process)."""
+def ray_session(cfg: RayConfig, stop_in_background: bool = False) -> Iterator[float]:
+    """Yields the seconds Ray took to start (0 when it was already running in this process).
+
+    With ``stop_in_background`` a Ray this session started is shut down in a helper thread (it takes
+    a second or more) while the caller goes on; :func:`wait_for_ray_stop` waits for it, and the next
+    session does so before it starts.
+    """
+    wait_for_ray_stop()
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     import ray
@@ -67,4 +91,9 @@ def ray_session(cfg: RayConfig) -> Iterator[float]:
     try:
         yield time.perf_counter() - started
     finally:
-        ray.shutdown()
+        if stop_in_background:
+            stopper = threading.Thread(target=ray.shutdown, name="automl-ray-stop")
+            stopper.start()
+            _stopping.append(stopper)
+        else:
+            ray.shutdown()

@@ -16,6 +16,7 @@ from automl.errors import UserError
 from automl.evaluate.cv import TrialData
 from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
+from automl.search.budget import EarlyStop, early_stop_hooks
 from automl.search.progress import SearchProgress, last_line, tune_callback
 from automl.search.ray_session import ray_session
 from automl.search.trial import OOF_FILE, cv_trial
@@ -26,6 +27,8 @@ class SearchOutcome:
     trials: list[TrialRecord]
     ray_start_s: float
     search_s: float
+    end_reason: str = ""
+    budget_s: float | None = None
 
     @property
     def completed(self) -> list[TrialRecord]:
@@ -69,12 +72,16 @@ def run_search(
     configs: list[dict[str, Any]],
     progress: SearchProgress | None = None,
     retrain: bool = False,
+    budget_s: float | None = None,
+    early: EarlyStop | None = None,
 ) -> SearchOutcome:
-    """Cross-validate ``configs`` within the search budget, or, for a retrain, every one of them
-    to the end and without a budget."""
+    """Cross-validate ``configs`` within ``budget_s`` seconds (None: no limit), ending early when
+    ``early`` says more trials are not worth it; a retrain runs every config to the end."""
     recipe = checked.recipe
     s = recipe.search
     n_folds = recipe.eval.cv_folds
+    budget_s = None if retrain else budget_s
+    early = None if retrain else early
     if not configs:
         raise UserError(
             "search: nothing to train: every backbone was skipped and search.trainers has no trainer that "
@@ -85,12 +92,13 @@ def run_search(
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-        use_asha = s.scheduler == "asha" and s.time_budget_s is not None and not retrain
+        use_asha = s.scheduler == "asha" and budget_s is not None
         scheduler = (
             ASHAScheduler(time_attr="training_iteration", max_t=n_folds, grace_period=1, reduction_factor=3)
             if use_asha
             else FIFOScheduler()
         )
+        ended, stopper = early_stop_hooks(early, n_folds) if early else (None, None)
         trainable = tune.with_resources(
             tune.with_parameters(cv_trial, data=data, metric=metric.name), {"cpu": s.cpus_per_trial}
         )
@@ -102,7 +110,7 @@ def run_search(
                 metric="score",
                 mode="max" if metric.greater_is_better else "min",
                 scheduler=scheduler,
-                time_budget_s=None if retrain else s.time_budget_s,
+                time_budget_s=budget_s,
                 max_concurrent_trials=s.max_concurrent_trials,
                 reuse_actors=True,
             ),
@@ -110,7 +118,8 @@ def run_search(
                 name="tune",
                 storage_path=str(storage.resolve()),
                 verbose=0,
-                callbacks=[tune_callback(progress)] if progress else [],
+                callbacks=[c for c in (tune_callback(progress) if progress else None, ended) if c is not None],
+                stop=stopper,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
@@ -127,4 +136,16 @@ def run_search(
     if progress:
         progress.close()
     records.sort(key=lambda r: r.index)
-    return SearchOutcome(records, ray_start_s, search_s)
+    return SearchOutcome(records, ray_start_s, search_s, _end_reason(records, configs, early, s.max_trials), budget_s)
+
+
+def _end_reason(
+    records: list[TrialRecord], configs: list[dict[str, Any]], early: EarlyStop | None, max_trials: int | None
+) -> str:
+    """Why the search ended, for the summary."""
+    if early is not None and early.reason:
+        return early.reason
+    if len(records) >= len(configs):
+        cap = " (search.max_trials)" if max_trials is not None and len(configs) >= max_trials else ""
+        return f"every planned configuration was tried: {len(configs)}{cap}"
+    return f"the time budget ended the search after {len(records)} of {len(configs)} planned configurations"

@@ -65,7 +65,7 @@ def test_relative_data_path_is_relative_to_the_current_directory(
         ("+search.space.logistic_regression.C={normal:[1,2]}", "a search spec is one of uniform"),
         ("+search.space.logistic_regression.C={loguniform:[0,2]}", "loguniform bounds must be > 0"),
         ("+search.space.logistic_regression.C={choice:[a,b]}", "search.space.logistic_regression.C"),
-        ("+search.space.extra_trees.n_estimators=10", "is not in search.trainers"),
+        ("+search.space.finetune.epochs=3", "is not in search.trainers"),
         ("data.path=/nonexistent/file.csv", "no such file or directory"),
         ("data.target=null", "data.target is required"),
         ("search.time_budget_s=null", "set time_budget_s or max_trials"),

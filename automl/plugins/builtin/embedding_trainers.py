@@ -174,6 +174,7 @@ def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
             build=build_image_histogram,
             tasks=("image_classification",),
             inputs=RAW,
+            stage=2,
             default_space={"C": {"loguniform": [1e-3, 10.0]}, "bins": {"choice": [8, 16, 32]}},
             description="Colour and gradient-orientation histograms with logistic regression; needs no weights.",
         )

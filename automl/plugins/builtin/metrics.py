@@ -13,11 +13,21 @@ from automl.plugins.markers import hookimpl
 
 def _labels_metric(fn_name: str, **kwargs: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     def score_labels(y: np.ndarray, y_pred: np.ndarray) -> float:
+        import sklearn
         import sklearn.metrics
 
-        return float(getattr(sklearn.metrics, fn_name)(y, y_pred, **kwargs))
+        # Called thousands of times on arrays automl made itself (thresholds, ensemble rounds):
+        # scikit-learn's argument checks would be most of the cost.
+        with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
+            return float(getattr(sklearn.metrics, fn_name)(y, y_pred, **kwargs))
 
     return score_labels
+
+
+def accuracy(y: np.ndarray, y_pred: np.ndarray) -> float:
+    """Share of correct labels (what ``sklearn.metrics.accuracy_score`` gives, without its checks)."""
+    y, y_pred = np.asarray(y), np.asarray(y_pred)
+    return float(np.mean(y == y_pred)) if len(y) else 0.0
 
 
 def _from_argmax(score_labels: Callable[[np.ndarray, np.ndarray], float]) -> Callable[..., float]:
@@ -46,7 +56,7 @@ def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def _label_spec(name: str, fn_name: str, description: str, **kwargs: Any) -> MetricSpec:
-    labels = _labels_metric(fn_name, **kwargs)
+    labels = accuracy if fn_name == "accuracy_score" else _labels_metric(fn_name, **kwargs)
     return MetricSpec(name=name, description=description, score=_from_argmax(labels), score_labels=labels)
 
 

@@ -109,6 +109,23 @@ _FOREST_SPACE = {
 
 @hookimpl
 def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
+    # Registration order is the order of a default search: the strongest cheap model first.
+    register(
+        TrainerSpec(
+            name="hist_gradient_boosting",
+            config_cls=HistGradientBoostingConfig,
+            build=build_hist_gradient_boosting,
+            default_space={
+                "learning_rate": {"loguniform": [0.02, 0.3]},
+                "max_leaf_nodes": {"int": [8, 128]},
+                "min_samples_leaf": {"int": [5, 100]},
+                "l2_regularization": {"loguniform": [1e-4, 10.0]},
+                "max_features": {"uniform": [0.5, 1.0]},
+                "class_weight": {"choice": [None, "balanced"]},
+            },
+            description="Histogram gradient boosting with native categoricals and missing values.",
+        )
+    )
     register(
         TrainerSpec(
             name="logistic_regression",
@@ -135,19 +152,3 @@ def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
                 description=f"{what} on ordinal or one-hot categoricals.",
             )
         )
-    register(
-        TrainerSpec(
-            name="hist_gradient_boosting",
-            config_cls=HistGradientBoostingConfig,
-            build=build_hist_gradient_boosting,
-            default_space={
-                "learning_rate": {"loguniform": [0.02, 0.3]},
-                "max_leaf_nodes": {"int": [8, 128]},
-                "min_samples_leaf": {"int": [5, 100]},
-                "l2_regularization": {"loguniform": [1e-4, 10.0]},
-                "max_features": {"uniform": [0.5, 1.0]},
-                "class_weight": {"choice": [None, "balanced"]},
-            },
-            description="Histogram gradient boosting with native categoricals and missing values.",
-        )
-    )

@@ -1,0 +1,81 @@
+"""The rule that ends a search before its budget when more trials are not worth it, as a Ray Tune
+stopper. (The budget itself is :class:`automl.deadline.Deadline`.)"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EarlyStop:
+    """Ends a search once more trials are not worth it: after at least ``min_trials`` trials ended
+    (every trainer-backbone pair's defaults), when the last ``patience`` trials to end did not beat
+    the best completed one by more than its noise (the standard error of its fold scores). A trial
+    the scheduler stopped early counts as no gain."""
+
+    min_trials: int
+    patience: int
+    greater_is_better: bool = True
+    ended: list[tuple[float, float]] = field(default_factory=list)  # (signed score, noise), in order
+    reason: str = ""
+
+    @property
+    def stop(self) -> bool:
+        return bool(self.reason)
+
+    def add(self, score: float | None, fold_scores: list[float]) -> None:
+        """A trial ended: completed with ``score`` over ``fold_scores``, or stopped (``score`` None)."""
+        sign = 1.0 if self.greater_is_better else -1.0
+        signed = -math.inf if score is None else sign * score
+        self.ended.append((signed, _standard_error(fold_scores) if score is not None else 0.0))
+        if self.reason or len(self.ended) < max(self.min_trials, self.patience + 1):
+            return
+        head, tail = self.ended[: -self.patience], self.ended[-self.patience :]
+        best, best_noise = max(head)
+        if best == -math.inf:
+            return
+        margin = max(best_noise, 1e-4)
+        if max(s for s, _ in tail) > best + margin:
+            return
+        self.reason = (
+            f"stopped early after {len(self.ended)} trials: the last {self.patience} did not beat the best "
+            f"({sign * best:.4f}) by more than its noise (±{margin:.4f}, the standard error of its fold scores); "
+            "search.stop_early=false spends the whole budget"
+        )
+
+
+def _standard_error(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return math.sqrt(variance / len(values))
+
+
+def early_stop_hooks(early: EarlyStop, n_folds: int) -> tuple[Any, Any]:
+    """A Ray Tune callback that tells ``early`` each trial's end, and a stopper that ends the whole
+    search once ``early`` says so (ray is imported here)."""
+    from ray.tune import Callback, Stopper
+
+    class _Ended(Callback):
+        def __init__(self) -> None:
+            self.last: dict[str, dict[str, Any]] = {}
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            self.last[trial.trial_id] = result
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            result = self.last.pop(trial.trial_id, {})
+            complete = result.get("folds_done") == n_folds and "score" in result
+            early.add(float(result["score"]) if complete else None, list(result.get("fold_scores", [])))
+
+    class _NoGain(Stopper):
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            return early.stop
+
+    return _Ended(), _NoGain()
