@@ -1,9 +1,11 @@
-"""The rule that ends a search before its budget when more trials are not worth it, as a Ray Tune
-stopper. (The budget itself is :class:`automl.deadline.Deadline`.)"""
+"""When a search ends: its share of the time budget (but never before a first trial completed), or
+earlier when more trials are not worth it; as a Ray Tune stopper. (The budget of the whole run is
+:class:`automl.deadline.Deadline`.)"""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +56,52 @@ def _standard_error(values: list[float]) -> float:
     return math.sqrt(variance / len(values))
 
 
-def early_stop_hooks(early: EarlyStop, n_folds: int) -> tuple[Any, Any]:
-    """A Ray Tune callback that tells ``early`` each trial's end, and a stopper that ends the whole
-    search once ``early`` says so (ray is imported here)."""
+@dataclass
+class SearchStop:
+    """When a search ends: at ``until`` (a ``time.monotonic()`` value; None: no limit) once at least
+    one trial completed every fold, however late that is; when ``early`` says so; and in any case
+    at ``hard_until``, when Tune's own time budget stops it."""
+
+    until: float | None
+    early: EarlyStop | None = None
+    completed: int = 0
+    late: bool = False
+
+    @property
+    def hard_budget_s(self) -> float | None:
+        """Tune's own budget: three times the search's (at least a minute more), a last resort."""
+        if self.until is None:
+            return None
+        left = max(0.0, self.until - time.monotonic())
+        return max(3 * left, left + 60)
+
+    def ended(self, score: float | None, fold_scores: list[float]) -> None:
+        if score is not None:
+            self.completed += 1
+        if self.early is not None:
+            self.early.add(score, fold_scores)
+
+    def time_is_up(self) -> bool:
+        if self.until is None or time.monotonic() < self.until:
+            return False
+        if self.completed == 0:
+            self.late = True  # past the budget, waiting for a first complete trial
+            return False
+        return True
+
+    def reason(self, tried: int, planned: int) -> str:
+        """Why the search ended, for the summary."""
+        if self.early is not None and self.early.reason:
+            return self.early.reason
+        if tried >= planned:
+            return f"every planned configuration was tried: {planned}"
+        wait = "; it ran past its budget until a first trial completed every fold" if self.late else ""
+        return f"the time budget ended the search after {tried} of {planned} planned configurations{wait}"
+
+
+def search_stop_hooks(stop: SearchStop, n_folds: int) -> tuple[Any, Any]:
+    """A Ray Tune callback that tells ``stop`` each trial's end, and a stopper, polled by Tune every
+    tenth of a second, that ends the whole search when ``stop`` says so (ray is imported here)."""
     from ray.tune import Callback, Stopper
 
     class _Ended(Callback):
@@ -69,13 +114,13 @@ def early_stop_hooks(early: EarlyStop, n_folds: int) -> tuple[Any, Any]:
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             result = self.last.pop(trial.trial_id, {})
             complete = result.get("folds_done") == n_folds and "score" in result
-            early.add(float(result["score"]) if complete else None, list(result.get("fold_scores", [])))
+            stop.ended(float(result["score"]) if complete else None, list(result.get("fold_scores", [])))
 
-    class _NoGain(Stopper):
+    class _Stop(Stopper):
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
             return False
 
         def stop_all(self) -> bool:
-            return early.stop
+            return bool(stop.early and stop.early.stop) or stop.time_is_up()
 
-    return _Ended(), _NoGain()
+    return _Ended(), _Stop()

@@ -16,7 +16,7 @@ from automl.errors import UserError
 from automl.evaluate.cv import TrialData
 from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
-from automl.search.budget import EarlyStop, early_stop_hooks
+from automl.search.budget import EarlyStop, SearchStop, search_stop_hooks
 from automl.search.progress import SearchProgress, last_line, tune_callback
 from automl.search.ray_session import ray_session
 from automl.search.trial import OOF_FILE, cv_trial
@@ -81,7 +81,7 @@ def run_search(
     s = recipe.search
     n_folds = recipe.eval.cv_folds
     budget_s = None if retrain else budget_s
-    early = None if retrain else early
+    stop = SearchStop(None if budget_s is None else time.monotonic() + budget_s, None if retrain else early)
     if not configs:
         raise UserError(
             "search: nothing to train: every backbone was skipped and search.trainers has no trainer that "
@@ -98,7 +98,7 @@ def run_search(
             if use_asha
             else FIFOScheduler()
         )
-        ended, stopper = early_stop_hooks(early, n_folds) if early else (None, None)
+        ended, stopper = search_stop_hooks(stop, n_folds)
         trainable = tune.with_resources(
             tune.with_parameters(cv_trial, data=data, metric=metric.name), {"cpu": s.cpus_per_trial}
         )
@@ -110,7 +110,7 @@ def run_search(
                 metric="score",
                 mode="max" if metric.greater_is_better else "min",
                 scheduler=scheduler,
-                time_budget_s=budget_s,
+                time_budget_s=stop.hard_budget_s,
                 max_concurrent_trials=s.max_concurrent_trials,
                 reuse_actors=True,
             ),
@@ -118,7 +118,7 @@ def run_search(
                 name="tune",
                 storage_path=str(storage.resolve()),
                 verbose=0,
-                callbacks=[c for c in (tune_callback(progress) if progress else None, ended) if c is not None],
+                callbacks=[tune_callback(progress), ended] if progress else [ended],
                 stop=stopper,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
@@ -136,16 +136,7 @@ def run_search(
     if progress:
         progress.close()
     records.sort(key=lambda r: r.index)
-    return SearchOutcome(records, ray_start_s, search_s, _end_reason(records, configs, early, s.max_trials), budget_s)
-
-
-def _end_reason(
-    records: list[TrialRecord], configs: list[dict[str, Any]], early: EarlyStop | None, max_trials: int | None
-) -> str:
-    """Why the search ended, for the summary."""
-    if early is not None and early.reason:
-        return early.reason
-    if len(records) >= len(configs):
-        cap = " (search.max_trials)" if max_trials is not None and len(configs) >= max_trials else ""
-        return f"every planned configuration was tried: {len(configs)}{cap}"
-    return f"the time budget ended the search after {len(records)} of {len(configs)} planned configurations"
+    reason = stop.reason(len(records), len(configs))
+    if len(records) >= len(configs) and s.max_trials is not None and len(configs) >= s.max_trials:
+        reason += " (search.max_trials)"
+    return SearchOutcome(records, ray_start_s, search_s, reason, budget_s)

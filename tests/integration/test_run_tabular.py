@@ -80,7 +80,13 @@ def test_same_recipe_data_and_seed_give_the_same_leaderboard(tmp_path: Path, sha
 
 
 def test_a_trial_that_raises_is_recorded_and_the_run_goes_on(tmp_path: Path, shared_data: Path) -> None:
-    summary = run_penguins(tmp_path, **{"+search.space.logistic_regression.max_iter": -1})
+    summary = run_penguins(
+        tmp_path,
+        **{
+            "search.trainers": ["logistic_regression", "hist_gradient_boosting"],
+            "+search.space.logistic_regression.max_iter": -1,
+        },
+    )
     assert summary["failed_trials"] == 2 and summary["trials"] == 4
     assert "logistic_regression" not in json.dumps(summary["best"])
     board = pd.read_csv(Path(summary["run_dir"]) / "leaderboard.csv")
@@ -91,7 +97,11 @@ def test_a_trial_that_raises_is_recorded_and_the_run_goes_on(tmp_path: Path, sha
 def test_income_reaches_a_good_auc_on_a_short_budget(tmp_path: Path, shared_data: Path) -> None:
     summary = automl.run("income", workspace=str(tmp_path), **{"search.time_budget_s": 30, "eval.cv_folds": 3})
     assert summary["score"] > 0.91
-    assert summary["importance"][0]["importance"] > 0
+    assert summary["duration_s"] < 30 + 5 + 15  # the budget rule, with a margin for a shared machine
+    if summary["importance"]:
+        assert summary["importance"][0]["importance"] > 0
+    else:  # the budget left no time for it, and the summary says so
+        assert any("feature importance skipped" in note for note in summary["budget"]["notes"])
 
 
 def test_cli_run_predict_models_and_the_promotion_gate(tmp_path: Path, shared_data: Path) -> None:

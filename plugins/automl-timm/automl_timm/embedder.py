@@ -47,7 +47,8 @@ class TimmEmbedder:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({"_fast": None, **state})
 
-    def _inference_model(self) -> torch.nn.Module:
+    def inference_model(self) -> torch.nn.Module:
+        """The model ``embed`` runs: a folded, channels-last copy where it agrees with ``model``."""
         if self._fast is None:
             from automl_timm.fast_inference import inference_copy
 
@@ -67,7 +68,7 @@ class TimmEmbedder:
         torch.set_num_threads(self.num_threads or os.cpu_count() or 1)
         rows = []
         try:
-            model = self._inference_model()
+            model = self.inference_model()
             with torch.inference_mode():
                 for batch in self._batches(items):
                     rows.append(model(batch).float().reshape(len(batch), -1).numpy())
