@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
 
@@ -42,9 +43,10 @@ from automl.registration import register_winner
 from automl.run_summary import PhaseTimes, budget_report, run_summary
 from automl.search.budget import EarlyStop
 from automl.search.candidates import ConfigChoice, choose_configs
+from automl.search.in_driver import evaluate_in_driver
 from automl.search.progress import SearchProgress
 from automl.search.ray_session import ray_session, wait_for_ray_stop, warm_driver
-from automl.search.retrain import plan_mode
+from automl.search.retrain import could_retrain, plan_mode
 from automl.search.tuner import SearchOutcome, run_search
 
 _P = ParamSpec("_P")
@@ -184,6 +186,12 @@ def _search(
         patience = max(EARLY_STOP_PATIENCE, pairs)
         early = EarlyStop(min_trials=pairs, patience=patience, greater_is_better=metric.greater_is_better)
     progress = SearchProgress(metric, len(choice.configs), budget, progress_stream)
+    if choice.retrain and checked.recipe.ray.address is None:
+        started = time.perf_counter()
+        records = evaluate_in_driver(plugins, data, choice.configs, metric.name, progress)
+        progress.close()
+        reason = f"a retrain: the last run's {len(records)} best configurations, re-evaluated in this process"
+        return SearchOutcome(records, 0.0, time.perf_counter() - started, reason, None)
     return run_search(checked, plugins, data, run_dir, choice.configs, progress, choice.retrain, budget, early)
 
 
@@ -257,22 +265,31 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
     run_dir = _new_run_dir(workspace, recipe, run_id)
 
     metric = plugins.metrics.get(recipe.eval.metric)
-    # Ray starts in this thread while the examples are loaded and embedded in another: both take seconds.
+    # A local retrain re-evaluates a few configurations in this process; anything else runs on Ray,
+    # which starts in this thread while the examples are loaded and embedded in another.
+    maybe_retrain = recipe.ray.address is None and could_retrain(recipe, workspace)
     with ThreadPoolExecutor(1, thread_name_prefix="automl-prepare") as pool:
         loading = pool.submit(_timed, load_table, checked, plugins)
         preparing = pool.submit(lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline))
-        with ray_session(recipe.ray, stop_in_background=True) as ray_start_s:
+        plan = None
+        if maybe_retrain:
             table, load_s = loading.result()
-            folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
             plan = plan_mode(recipe, table.ids.tolist(), workspace)
+        use_ray = plan is None or plan.mode != "retrain"
+        with ray_session(recipe.ray, stop_in_background=True) if use_ray else nullcontext(0.0) as ray_start_s:
+            if plan is None:
+                table, load_s = loading.result()
+                plan = plan_mode(recipe, table.ids.tolist(), workspace)
             print(f"mode: {plan.mode} ({plan.reason})", file=log)
-            warm_driver()
+            folds = stratified_folds(table.y, recipe.eval.cv_folds, recipe.seed)
+            if use_ray:
+                warm_driver()
             prepared = preparing.result()
             choice = choose_configs(plan, checked, plugins, prepared, len(table), log, deadline.search_seconds())
             outcome = _search(
                 checked, plugins, prepared, table, folds, run_dir, choice, metric, deadline, progress_stream
             )
-    outcome.ray_start_s = ray_start_s
+    outcome.ray_start_s = outcome.ray_start_s or ray_start_s
 
     board = _leaderboard(recipe, outcome, table, folds, metric)
     winner, refit_note = _affordable_winner(board, outcome, recipe.eval.cv_folds, deadline, log)

@@ -57,6 +57,16 @@ class EmbeddingCache:
         os.replace(tmp, self.folder / f"{name}.npz")
 
 
+def missing_ids(embedder: Embedder, ids: Sequence[str], workspace: Path) -> list[int]:
+    """Positions of ``ids`` whose vector is not cached for ``embedder`` (the first of duplicates)."""
+    known = EmbeddingCache(workspace, embedder.identity).load()
+    first: dict[str, int] = {}
+    for i, content_id in enumerate(ids):
+        if content_id not in known:
+            first.setdefault(content_id, i)
+    return list(first.values())
+
+
 def embed_cached(
     embedder: Embedder, ids: Sequence[str], inputs: Sequence[Any], workspace: Path, batch_size: int = 256
 ) -> tuple[np.ndarray, EmbedStats]:

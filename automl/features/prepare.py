@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from automl.config.validate import CheckedRecipe
 from automl.data.table import ExampleTable
 from automl.deadline import EMBED_SHARE, Deadline
 from automl.errors import UserError
-from automl.features.embeddings import EmbedStats, embed_cached
+from automl.features.embeddings import EmbedStats, embed_cached, missing_ids
 from automl.features.tabular import FeatureSchema
 from automl.features.views import (
     FEATURES_VIEW,
@@ -31,7 +33,7 @@ from automl.features.views import (
     embedding_frame,
     view_key,
 )
-from automl.plugins.components import BACKBONE, Embedder, TrainContext, WeightsUnavailable
+from automl.plugins.components import BACKBONE, RAW, Embedder, TrainContext, WeightsUnavailable
 from automl.plugins.manager import Plugins
 from automl.weights import with_imported_weights
 
@@ -101,6 +103,37 @@ class EmbedPace:
         return n * gflops / self.rate_x_gflops
 
 
+PROBE = 32  # examples embedded first to time a backbone when a budget applies (kept in the cache)
+
+
+def _embed_within(
+    embedder: Embedder, ids: list[str], inputs: list[Any], workspace: Path, deadline: Deadline | None, needed: bool
+) -> tuple[np.ndarray, EmbedStats] | str:
+    """Every example's vector, or (with a deadline) the reason to skip the backbone: embedding the
+    examples not cached, timed on a sample of them after one untimed example, would end past
+    ``EMBED_SHARE`` of the budget. A ``needed`` backbone (nothing cheap and strong could train
+    instead) is embedded regardless."""
+    probe = EmbedStats(0, 0, 0.0)
+    if deadline is not None and deadline.budget_s is not None:
+        missing = missing_ids(embedder, ids, workspace)
+        if len(missing) > PROBE + 1:
+            # One example first, untimed: a backbone's first call pays one-off set-up costs.
+            embed_cached(embedder, [ids[missing[0]]], [inputs[missing[0]]], workspace)
+            rest = missing[1:]
+            sample = sorted({rest[round(i * (len(rest) - 1) / (PROBE - 1))] for i in range(PROBE)})
+            _, probe = embed_cached(embedder, [ids[i] for i in sample], [inputs[i] for i in sample], workspace)
+            estimate = (len(missing) - 1 - probe.computed) / max(probe.per_second, 1e-9)
+            if not needed and not deadline.fits(estimate, EMBED_SHARE):
+                return (
+                    f"embedding {len(missing)} examples would take about {estimate:.0f} s (timed on "
+                    f"{probe.computed}), past {EMBED_SHARE:.0%} of search.time_budget_s={deadline.budget_s:g}; "
+                    "raise the budget to use it"
+                )
+    vectors, rest = embed_cached(embedder, ids, inputs, workspace)
+    computed = probe.computed + rest.computed
+    return vectors, EmbedStats(len(ids) - computed, computed, probe.seconds + rest.seconds)
+
+
 def prepare_views(
     checked: CheckedRecipe, plugins: Plugins, table: ExampleTable, workspace: Path, deadline: Deadline | None = None
 ) -> Prepared:
@@ -119,6 +152,11 @@ def prepare_views(
     tuners = [plugins.trainers.get(t) for t in r.search.trainers if plugins.trainers.get(t).inputs == BACKBONE]
     augmenters = build_augmenters(checked, plugins) if tuners else ()
     pace = EmbedPace()
+    # A cheap, strong trainer on the raw inputs (stage 0, e.g. TF-IDF for texts) can stand in for
+    # a backbone that does not fit the budget; a network from scratch cannot.
+    takes_raw = any(
+        plugins.trainers.get(t).inputs == RAW and plugins.trainers.get(t).stage == 0 for t in r.search.trainers
+    )
     for name in r.search.backbones:
         spec = plugins.backbones.get(name)
         assert spec.load is not None
@@ -141,7 +179,13 @@ def prepare_views(
             print(f"warning: skipping backbone {name}: {err}", file=sys.stderr)
             prepared.skipped_backbones.append({"backbone": name, "reason": str(err)})
             continue
-        vectors, stats = embed_cached(embedder, table.ids.tolist(), inputs, workspace)
+        needed = not prepared.backbones and not takes_raw  # nothing else could train
+        done = _embed_within(embedder, table.ids.tolist(), inputs, workspace, deadline, needed)
+        if isinstance(done, str):
+            print(f"note: not using backbone {name}: {done}", file=sys.stderr)
+            prepared.skipped_backbones.append({"backbone": name, "reason": done})
+            continue
+        vectors, stats = done
         pace.observe(spec.gflops, stats)
         frame = embedding_frame(vectors)
         key = f"backbone:{name}"

@@ -62,6 +62,20 @@ def _previous_configs(run_dir: Path, top_k: int) -> list[dict[str, Any]]:
     return [{"index": i, **c} for i, c in enumerate(configs)]
 
 
+def could_retrain(recipe: Recipe, workspace: Path) -> bool:
+    """Whether :func:`plan_mode` may choose a retrain, known before the data is loaded: a previous
+    run exists and (in auto mode) had this very recipe."""
+    if recipe.search.mode == "search":
+        return False
+    previous = _last_run(workspace, recipe.name)
+    if previous is None:
+        return False
+    if recipe.search.mode == "retrain":
+        return True
+    summary = json.loads((previous / "summary.json").read_text())
+    return bool(summary.get("recipe_hash") == recipe_fingerprint(recipe))
+
+
 def plan_mode(recipe: Recipe, ids: list[str], workspace: Path) -> ModePlan:
     s = recipe.search
     if s.mode == "search":

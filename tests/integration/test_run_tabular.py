@@ -141,6 +141,10 @@ def test_a_rerun_on_grown_data_retrains_instead_of_searching(tmp_path: Path, sha
     assert second["mode"] == "retrain" and second["previous_run"] == first["run_id"]
     assert second["trials"] == 3 and 0.05 < second["data_change"] < 0.2
     assert second["data"]["rows"] == len(rows)
+    # a local retrain re-evaluates its few configurations in the driver: no Ray to start
+    assert second["timing"]["ray_start_s"] == 0 and "in this process" in second["budget"]["search_end"]
+    board = pd.read_csv(Path(second["run_dir"]) / "leaderboard.csv")
+    assert (board["status"] == "completed").sum() >= 3 and board["fold_scores"].notna().all()
     third = automl.run("penguins", workspace=str(tmp_path), **{**overrides, "search.mode": "search"})
     assert third["mode"] == "search" and third["trials"] == 6
     changed = automl.run("penguins", workspace=str(tmp_path), **{**overrides, "eval.cv_folds": 3})

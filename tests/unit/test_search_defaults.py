@@ -170,3 +170,28 @@ def test_the_search_time_waits_for_a_first_complete_trial():
     assert stop.reason(10, 10) == "every planned configuration was tried: 10"
     assert SearchStop(until=None).hard_budget_s is None and not SearchStop(until=None).time_is_up()
     assert SearchStop(until=time.monotonic() + 10).hard_budget_s == pytest.approx(70, abs=1)
+
+
+def test_a_retrain_evaluates_in_the_driver_and_records_a_failing_config():
+    import numpy as np
+    import pandas as pd
+
+    from automl.evaluate.cv import TrialData
+    from automl.features.tabular import FeatureSchema
+    from automl.plugins.components import TrainContext
+    from automl.search.in_driver import evaluate_in_driver
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 2
+    frame = pd.DataFrame({"x": rng.normal(size=60) + y, "z": rng.normal(size=60)})
+    schema = FeatureSchema.infer(frame)
+    ctx = TrainContext("tabular_classification", 2, 0, schema.numeric, schema.categorical)
+    data = TrialData({"features": schema.coerce(frame)}, {"features": ctx}, y, np.arange(60) % 3)
+    configs = [
+        {"index": 0, "trainer": "logistic_regression", "backbone": None, "params": {}},
+        {"index": 1, "trainer": "logistic_regression", "backbone": None, "params": {"max_iter": -1}},
+    ]
+    done, failed = evaluate_in_driver(get_plugins(), data, configs, "accuracy", None)
+    assert done.status == "completed" and len(done.fold_scores) == 3 and done.oof.shape == (60, 2)
+    assert done.score > 0.6 and not np.isnan(done.oof).any()
+    assert failed.status == "failed" and "max_iter" in failed.error

