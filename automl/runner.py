@@ -32,6 +32,7 @@ from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import Candidate, build_leaderboard
+from automl.evaluate.refit_choice import affordable_winner
 from automl.export import export_model
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
@@ -53,8 +54,6 @@ _P = ParamSpec("_P")
 # Completed trials without a gain beyond noise after which a search stops early (at least one per
 # trainer-backbone pair).
 EARLY_STOP_PATIENCE = 6
-# A refit expected to take less than this runs even when the budget is spent.
-ALWAYS_REFIT_S = 2.0
 _T = TypeVar("_T")
 
 
@@ -195,43 +194,6 @@ def _search(
     return run_search(checked, plugins, data, run_dir, choice.configs, progress, choice.retrain, budget, early)
 
 
-def _refit_estimates(outcome: SearchOutcome, n_folds: int) -> dict[tuple[str, str | None, str], float]:
-    """Seconds a refit on all rows is expected to take, per (trainer, backbone, params): a trial's
-    work covers ``n_folds`` fits on (k-1)/k of the rows each."""
-    return {
-        _config_key(t.trainer, t.backbone, t.params): (t.work_s or 0.0) / max(1, n_folds - 1)
-        for t in outcome.trials
-        if t.status == "completed"
-    }
-
-
-def _config_key(trainer: str, backbone: str | None, params: dict[str, Any]) -> tuple[str, str | None, str]:
-    return trainer, backbone, json.dumps(params, sort_keys=True, default=str)
-
-
-def _affordable_winner(
-    board: list[Candidate], outcome: SearchOutcome, n_folds: int, deadline: Deadline, log: TextIO
-) -> tuple[Candidate, str]:
-    """The best candidate whose estimated refit ends within the budget (a refit under
-    ``ALWAYS_REFIT_S`` always does; failing all, the cheapest), and a note when that is not the top
-    of the leaderboard."""
-    estimates = _refit_estimates(outcome, n_folds)
-
-    def seconds(candidate: Candidate) -> float:
-        return sum(estimates.get(_config_key(m.trainer, m.backbone, m.params), 0.0) for m in candidate.members)
-
-    fitting = [c for c in board if seconds(c) <= max(deadline.remaining(), ALWAYS_REFIT_S)]
-    chosen = fitting[0] if fitting else min(board, key=seconds)
-    if chosen is board[0]:
-        return chosen, ""
-    note = (
-        f"refitting {board[0].name} ({board[0].trainer}) would take about {seconds(board[0]):.0f} s, past "
-        f"search.time_budget_s; refit {chosen.name} ({chosen.trainer}, {chosen.score:.4f}) instead"
-    )
-    print(f"note: {note}", file=log)
-    return chosen, note
-
-
 def _leaderboard(
     recipe: Recipe, outcome: SearchOutcome, table: ExampleTable, folds: np.ndarray, metric: MetricSpec
 ) -> list[Candidate]:
@@ -292,7 +254,9 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
     outcome.ray_start_s = outcome.ray_start_s or ray_start_s
 
     board = _leaderboard(recipe, outcome, table, folds, metric)
-    winner, refit_note = _affordable_winner(board, outcome, recipe.eval.cv_folds, deadline, log)
+    winner, refit_note = affordable_winner(board, outcome.trials, recipe.eval.cv_folds, deadline.remaining())
+    if refit_note:
+        print(f"note: {refit_note}", file=log)
     model, refit_s = _timed(
         fit_model, plugins, winner, prepared, recipe.task.type, table.classes, table.y, n_jobs=os.cpu_count()
     )

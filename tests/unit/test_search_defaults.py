@@ -195,3 +195,22 @@ def test_a_retrain_evaluates_in_the_driver_and_records_a_failing_config():
     assert done.status == "completed" and len(done.fold_scores) == 3 and done.oof.shape == (60, 2)
     assert done.score > 0.6 and not np.isnan(done.oof).any()
     assert failed.status == "failed" and "max_iter" in failed.error
+
+
+def test_the_refit_takes_the_best_candidate_that_fits_what_is_left():
+    import numpy as np
+
+    from automl.evaluate.leaderboard import Candidate, Member
+    from automl.evaluate.refit_choice import affordable_winner
+    from automl.evaluate.trials import TrialRecord
+
+    slow = TrialRecord(0, "hist_gradient_boosting", {"a": 1}, None, "completed", 0.9, [0.9] * 5, work_s=40.0)
+    fast = TrialRecord(1, "logistic_regression", {}, None, "completed", 0.8, [0.8] * 5, work_s=4.0)
+    board = [
+        Candidate("t000", [Member("hist_gradient_boosting", None, {"a": 1}, 1.0)], np.zeros((2, 2)), None, [0.9] * 5),
+        Candidate("t001", [Member("logistic_regression", None, {}, 1.0)], np.zeros((2, 2)), None, [0.8] * 5),
+    ]
+    assert affordable_winner(board, [slow, fast], 5, seconds_left=20.0) == (board[0], "")
+    chosen, note = affordable_winner(board, [slow, fast], 5, seconds_left=5.0)  # HGB's refit: about 10 s
+    assert chosen is board[1] and "would take about 10 s" in note and "refit t001" in note
+    assert affordable_winner(board, [slow, fast], 5, seconds_left=-3.0)[0] is board[1]  # under 2 s: always

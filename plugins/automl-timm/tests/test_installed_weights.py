@@ -80,7 +80,7 @@ def test_random_or_misplaced_weights_score_near_zero():
     dogs, cats = _photos("DogPresent", 24), _photos("NoDogPresent", 24)
     torch.manual_seed(0)
     random = timm.create_model(lite0.timm_model, pretrained=False)
-    assert sum(_imagenet_share(random, dogs, cats)) < 0.3
+    assert max(_imagenet_share(random, dogs, cats)) <= 0.1
     model, _ = pretrained_model(lite0.timm_model, lite0.weights, num_classes=1000)
     state = model.state_dict()
     with torch.no_grad():  # swap two same-shaped depthwise stages: a plausible wrong mapping
@@ -89,7 +89,7 @@ def test_random_or_misplaced_weights_score_near_zero():
         for k in [k for k in state if k.startswith("blocks.5.")]:
             state[k] = state[k][torch.randperm(state[k].shape[0])] if state[k].ndim else state[k]
     model.load_state_dict(state)
-    assert sum(_imagenet_share(model, dogs, cats)) < 0.5
+    assert max(_imagenet_share(model, dogs, cats)) <= 0.1
 
 
 def test_the_mapping_names_the_first_mismatch():
