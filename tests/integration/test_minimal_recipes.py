@@ -53,7 +53,10 @@ def test_minimal_text_recipe(tmp_path: Path, shared_data: Path) -> None:
     sample.to_csv(tmp_path / "sms.csv", index=False)
     recipe = _recipe(tmp_path, "text_classification", f"{{path: {tmp_path / 'sms.csv'}, target: label}}")
     summary, wall = _run(recipe, tmp_path, f"search.time_budget_s={BUDGET_S}")
-    assert summary["backbones"]["used"] == ["all_minilm_l6_v2"]
+    used, skipped = summary["backbones"]["used"], summary["backbones"]["skipped"]
+    # MiniLM is the default backbone; on a loaded machine its timed embedding may not fit half the
+    # budget, and then TF-IDF (a cheap, strong trainer on the raw texts) stands in, as it says
+    assert used == ["all_minilm_l6_v2"] or "would take about" in skipped[0]["reason"]
     assert summary["score"] > 0.9
     assert wall <= BUDGET_S + MARGIN_S, wall
 
