@@ -232,12 +232,14 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
     maybe_retrain = recipe.ray.address is None and could_retrain(recipe, workspace)
     with ThreadPoolExecutor(1, thread_name_prefix="automl-prepare") as pool:
         loading = pool.submit(_timed, load_table, checked, plugins)
-        preparing = pool.submit(lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline))
         plan = None
         if maybe_retrain:
             table, load_s = loading.result()
             plan = plan_mode(recipe, table.ids.tolist(), workspace)
         use_ray = plan is None or plan.mode != "retrain"
+        # A retrain embeds with the backbones its configurations use, no others.
+        only = None if use_ray or plan is None else sorted({c["backbone"] for c in plan.configs if c.get("backbone")})
+        preparing = pool.submit(lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline, only))
         with ray_session(recipe.ray, stop_in_background=True) if use_ray else nullcontext(0.0) as ray_start_s:
             if plan is None:
                 table, load_s = loading.result()

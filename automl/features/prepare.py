@@ -135,10 +135,16 @@ def _embed_within(
 
 
 def prepare_views(
-    checked: CheckedRecipe, plugins: Plugins, table: ExampleTable, workspace: Path, deadline: Deadline | None = None
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    table: ExampleTable,
+    workspace: Path,
+    deadline: Deadline | None = None,
+    only_backbones: list[str] | None = None,
 ) -> Prepared:
-    """Every view of ``table``; with a ``deadline``, a backbone after the first is skipped when its
-    estimated embedding time does not fit ``EMBED_SHARE`` of the budget."""
+    """Every view of ``table`` (of the recipe's backbones, or of ``only_backbones`` among them);
+    with a ``deadline``, a backbone is skipped when its estimated embedding time does not fit
+    ``EMBED_SHARE`` of the budget (see ``_embed_within``)."""
     r = checked.recipe
     if r.task.type == "tabular_classification":
         schema = FeatureSchema.infer(table.features)
@@ -157,7 +163,9 @@ def prepare_views(
     takes_raw = any(
         plugins.trainers.get(t).inputs == RAW and plugins.trainers.get(t).stage == 0 for t in r.search.trainers
     )
-    for name in r.search.backbones:
+    for name in r.search.backbones or []:
+        if only_backbones is not None and name not in only_backbones:
+            continue
         spec = plugins.backbones.get(name)
         assert spec.load is not None
         estimate = pace.estimate(spec.gflops, len(inputs))
