@@ -12,18 +12,26 @@ Change = tuple[RolloutState, RolloutState]  # the state before and after
 
 
 def promote_if_better(store: ModelStore, name: str, version: int, score: float, metric: MetricSpec) -> str:
-    """Set the alias the new version earns and return it: production or candidate."""
-    promoted = True
-    current = store.rollout(name).production
-    if current is not None:
-        previous = store.meta(name, current)
-        same_metric = previous.get("metric") == metric.name
-        if same_metric and not metric.better(score, float(previous["score"])):
-            promoted = False
-    # A promoted version ends the candidate (an older candidate has nothing left to be a candidate
-    # for); one that is not promoted becomes the candidate, taking no traffic until promoted.
-    store.update_rollout(name, lambda state: state.after_run(version, promoted))
-    return PRODUCTION if promoted else CANDIDATE
+    """Set the alias the new version earns and return it: production or candidate.
+
+    The comparison with production and the write happen under the model's lock, in one
+    ``update_rollout``: two runs finishing at once cannot both read the old production and both
+    become production."""
+    promoted: list[bool] = []
+
+    def decide(state: RolloutState) -> RolloutState:
+        better = True
+        if state.production is not None:
+            previous = store.meta(name, state.production)
+            if previous.get("metric") == metric.name and not metric.better(score, float(previous["score"])):
+                better = False
+        promoted.append(better)
+        # A promoted version ends the candidate (an older candidate has nothing left to be a
+        # candidate for); one that is not promoted becomes the candidate, taking no traffic.
+        return state.after_run(version, better)
+
+    store.update_rollout(name, decide)
+    return PRODUCTION if promoted[-1] else CANDIDATE
 
 
 def promote(store: ModelStore, name: str, version: int, canary: int | None = None, shadow: bool = False) -> Change:

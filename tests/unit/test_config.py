@@ -39,7 +39,8 @@ def test_a_recipe_file_anywhere_with_overrides(tmp_path: Path, small_csv: Path) 
 
 def test_group_override_switches_a_conf_preset(shared_data: Path) -> None:
     r = checked("income", "search=quick").recipe
-    assert r.search.max_trials == 4 and r.search.time_budget_s is None or r.search.max_trials == 4
+    assert r.search.max_trials == 4 and r.search.time_budget_s is None
+    assert checked("income").recipe.search.time_budget_s == 60
 
 
 def test_relative_data_path_is_relative_to_the_current_directory(

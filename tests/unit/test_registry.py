@@ -87,3 +87,24 @@ def test_a_bundle_of_another_format_is_a_clear_error(tmp_path: Path) -> None:
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(BundleFormatError, match="bundle format 99.*reads format 2"):
         store.load_model("m", 1)
+
+
+def test_two_runs_finishing_at_once_cannot_both_become_production(tmp_path: Path, monkeypatch) -> None:
+    """Run B (0.90) is registered and promoted while run A (0.85) is being promoted: A must be
+    compared with B under the lock, not with the production it would have read before it."""
+    store = ModelStore(tmp_path)
+    register(store, 0.80)
+    a = store.register("m", {}, {"metric": "roc_auc", "score": 0.85, "classes": ["a", "b"]})
+    b = store.register("m", {}, {"metric": "roc_auc", "score": 0.90, "classes": ["a", "b"]})
+    original = ModelStore.update_rollout
+    calls = []
+
+    def concurrent(self, name, change):  # B's promotion lands just before A's takes the lock
+        if not calls:
+            calls.append(name)
+            promote_if_better(store, "m", b, 0.90, METRICS["roc_auc"])
+        return original(self, name, change)
+
+    monkeypatch.setattr(ModelStore, "update_rollout", concurrent)
+    assert promote_if_better(store, "m", a, 0.85, METRICS["roc_auc"]) == "candidate"
+    assert store.rollout("m").production == b
