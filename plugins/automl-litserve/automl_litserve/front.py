@@ -187,10 +187,14 @@ class AutomlSpec(LitSpec):
                 raise  # 413 from LitServe's MaxSizeMiddleware
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise HTTPException(400, 'malformed JSON body; send {"inputs": [...]}') from None
+            except RecursionError:
+                raise HTTPException(400, "JSON body nested too deeply") from None
             try:
                 inputs = PredictRequest.model_validate(body).inputs
             except ValidationError as err:
                 raise HTTPException(422, json.loads(err.json(include_url=False, include_input=False))) from None
+            except RecursionError:
+                raise HTTPException(422, "inputs nested too deeply") from None
         if len(inputs) > self.config.max_inputs:
             raise HTTPException(422, f"{len(inputs)} inputs in one request; at most {self.config.max_inputs}")
         return inputs
