@@ -15,7 +15,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -65,7 +65,13 @@ def _as_dict(report: Any) -> dict[str, Any]:
 
 
 def export_model(
-    checked: CheckedRecipe, plugins: Plugins, model: Any, table: ExampleTable, folds: np.ndarray, run_dir: Path
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    model: Any,
+    table: ExampleTable,
+    folds: np.ndarray,
+    run_dir: Path,
+    log: TextIO | None = None,
 ) -> ExportOutcome | None:
     """Run the recipe's exporter on ``model``, checked on ``deploy.export_check_rows`` examples of
     the first fold; None when the recipe asks for no export. An exporter whose ``export`` declares
@@ -103,7 +109,7 @@ def export_model(
             )
             if part
         )
-        print(f"exported with {name}" + (f": {detail}" if detail else ""), file=sys.stderr)
+        print(f"exported with {name}" + (f": {detail}" if detail else ""), file=log or sys.stderr)
         return ExportOutcome(report, folder)
-    print(f"warning: not exported with {name}: {report.get('reason') or 'no reason given'}", file=sys.stderr)
+    print(f"warning: not exported with {name}: {report.get('reason') or 'no reason given'}", file=log or sys.stderr)
     return ExportOutcome(report, None)

@@ -239,7 +239,9 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
         use_ray = plan is None or plan.mode != "retrain"
         # A retrain embeds with the backbones its configurations use, no others.
         only = None if use_ray or plan is None else sorted({c["backbone"] for c in plan.configs if c.get("backbone")})
-        preparing = pool.submit(lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline, only))
+        preparing = pool.submit(
+            lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline, only, log)
+        )
         with ray_session(recipe.ray, stop_in_background=True) if use_ray else nullcontext(0.0) as ray_start_s:
             if plan is None:
                 table, load_s = loading.result()
@@ -271,7 +273,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
     else:
         notes.append("feature importance skipped: it would not end within search.time_budget_s")
         print(f"note: {notes[-1]}", file=log)
-    exported, export_s = _timed(export_model, checked, plugins, model, table, folds, run_dir)
+    exported, export_s = _timed(export_model, checked, plugins, model, table, folds, run_dir, log)
 
     registered = register_winner(workspace, run_id, recipe, plugins, table, prepared, winner, model, exported)
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)

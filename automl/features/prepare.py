@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -141,10 +141,13 @@ def prepare_views(
     workspace: Path,
     deadline: Deadline | None = None,
     only_backbones: list[str] | None = None,
+    log: TextIO | None = None,
 ) -> Prepared:
     """Every view of ``table`` (of the recipe's backbones, or of ``only_backbones`` among them);
     with a ``deadline``, a backbone is skipped when its estimated embedding time does not fit
-    ``EMBED_SHARE`` of the budget (see ``_embed_within``)."""
+    ``EMBED_SHARE`` of the budget (see ``_embed_within``). Notes and warnings go to ``log``
+    (default stderr)."""
+    log = log or sys.stderr
     r = checked.recipe
     if r.task.type == "tabular_classification":
         schema = FeatureSchema.infer(table.features)
@@ -176,7 +179,7 @@ def prepare_views(
                 f"embedding {len(inputs)} examples would take about {estimate:.0f} s, past {EMBED_SHARE:.0%} of "
                 f"search.time_budget_s={deadline.budget_s:g}; raise the budget to use it"
             )
-            print(f"note: not using backbone {name}: {reason}", file=sys.stderr)
+            print(f"note: not using backbone {name}: {reason}", file=log)
             prepared.skipped_backbones.append({"backbone": name, "reason": reason})
             continue
         try:
@@ -184,13 +187,13 @@ def prepare_views(
         except WeightsUnavailable as err:
             if r.search.require_weights:
                 raise UserError(f"search.backbones: {name}: {err}") from None
-            print(f"warning: skipping backbone {name}: {err}", file=sys.stderr)
+            print(f"warning: skipping backbone {name}: {err}", file=log)
             prepared.skipped_backbones.append({"backbone": name, "reason": str(err)})
             continue
         needed = not prepared.backbones and not takes_raw  # nothing else could train
         done = _embed_within(embedder, table.ids.tolist(), inputs, workspace, deadline, needed)
         if isinstance(done, str):
-            print(f"note: not using backbone {name}: {done}", file=sys.stderr)
+            print(f"note: not using backbone {name}: {done}", file=log)
             prepared.skipped_backbones.append({"backbone": name, "reason": done})
             continue
         vectors, stats = done
@@ -215,6 +218,6 @@ def prepare_views(
         print(
             f"embedded with {name}: {stats.computed} new, {stats.cached} from the cache"
             + (f" ({stats.per_second:.1f}/s)" if stats.computed else ""),
-            file=sys.stderr,
+            file=log,
         )
     return prepared

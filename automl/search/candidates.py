@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, TextIO
 
@@ -232,7 +231,7 @@ def choose_configs(
     budget_s: float | None = None,
 ) -> ConfigChoice:
     """A retrain's configs still available, else (a search, or a retrain left with none) the
-    planned ones; says on ``log`` when a retrain turns into a search, and on stderr what is left out."""
+    planned ones; says on ``log`` when a retrain turns into a search and what is left out."""
     if plan.mode == "retrain":
         configs = still_available(plan.configs, checked, plugins, prepared.backbones, prepared.tunable)
         if configs:
@@ -244,5 +243,5 @@ def choose_configs(
         checked, plugins, prepared.backbones, prepared.tunable, prepared.forward_rates, n_rows, budget_s
     )
     for note in left_out:
-        print(f"note: not trying {note['trainer']} on {note['backbone']}: {note['reason']}", file=sys.stderr)
+        print(f"note: not trying {note['trainer']} on {note['backbone']}: {note['reason']}", file=log)
     return ConfigChoice(plan, configs, left_out)

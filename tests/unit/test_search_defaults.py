@@ -214,3 +214,25 @@ def test_the_refit_takes_the_best_candidate_that_fits_what_is_left():
     chosen, note = affordable_winner(board, [slow, fast], 5, seconds_left=5.0)  # HGB's refit: about 10 s
     assert chosen is board[1] and "would take about 10 s" in note and "refit t001" in note
     assert affordable_winner(board, [slow, fast], 5, seconds_left=-3.0)[0] is board[1]  # under 2 s: always
+
+
+def test_notes_of_a_run_go_to_its_progress_stream(tmp_path: Path, capsys):
+    """``run_recipe(progress_stream=)`` gets the backbone notes too, not stderr."""
+    import io
+
+    from automl.data.table import build_table
+    from automl.features.prepare import prepare_views
+    from automl.plugins.components import LoadRequest
+
+    texts = tmp_path / "t.csv"
+    texts.write_text("text,label\n" + "".join(f"message {i},{'a' if i % 2 else 'b'}\n" for i in range(40)))
+    path = _minimal(tmp_path, "text_classification", f"{{path: {texts}, target: label}}")
+    checked = check_recipe(load_recipe(str(path), ["search.backbones=[hf_local]"]), get_plugins())
+    loader = get_plugins().loaders.get("text_table")
+    r = checked.recipe
+    request = LoadRequest(r.task.type, Path(r.data.path), r.data.target, checked.loader_options, text_column=None)
+    table = build_table(loader.load(request), r.data, min_per_class=2)
+    log = io.StringIO()
+    prepare_views(checked, get_plugins(), table, tmp_path / "ws", log=log)
+    assert "skipping backbone hf_local" in log.getvalue()
+    assert "hf_local" not in capsys.readouterr().err
