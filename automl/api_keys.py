@@ -17,12 +17,12 @@ import json
 import os
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from automl.clock import utc_now
 from automl.errors import UserError
 
 PREFIX = "amk"
@@ -51,7 +51,7 @@ def _digest(secret: str) -> str:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return utc_now()
 
 
 class KeyStore:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata as md
-import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from automl.clock import utc_now
 from automl.config.schema import Recipe
 from automl.data.table import ExampleTable
 from automl.evaluate.leaderboard import Candidate
@@ -84,7 +84,7 @@ def register_winner(
         "input_column": recipe.data.text_column or recipe.data.image_column,
         "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
         "lineage": _lineage(recipe, run_id, plugins, table, winner),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": utc_now(),
         "export": exported.report if exported else None,
     }
     attachments = {"export": exported.folder} if exported and exported.folder else None

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from automl.clock import utc_now
 from automl.errors import UserError
 
 FORMAT = 1
@@ -27,8 +27,8 @@ HOW = ("run", "promote", "rollback")
 
 
 def now() -> str:
-    """The time a change is recorded with: UTC, ISO 8601, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The time a change is recorded with (``automl.clock.utc_now``)."""
+    return utc_now()
 
 
 @dataclass(frozen=True)
