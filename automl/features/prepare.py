@@ -118,15 +118,16 @@ def _embed_within(
         missing = missing_ids(embedder, ids, workspace)
         if len(missing) > PROBE + 1:
             # One example first, untimed: a backbone's first call pays one-off set-up costs.
-            embed_cached(embedder, [ids[missing[0]]], [inputs[missing[0]]], workspace)
+            _, first = embed_cached(embedder, [ids[missing[0]]], [inputs[missing[0]]], workspace)
             rest = missing[1:]
             sample = sorted({rest[round(i * (len(rest) - 1) / (PROBE - 1))] for i in range(PROBE)})
-            _, probe = embed_cached(embedder, [ids[i] for i in sample], [inputs[i] for i in sample], workspace)
-            estimate = (len(missing) - 1 - probe.computed) / max(probe.per_second, 1e-9)
+            _, timed = embed_cached(embedder, [ids[i] for i in sample], [inputs[i] for i in sample], workspace)
+            estimate = (len(rest) - timed.computed) / max(timed.per_second, 1e-9)
+            probe = EmbedStats(0, first.computed + timed.computed, first.seconds + timed.seconds)
             if not needed and not deadline.fits(estimate, EMBED_SHARE):
                 return (
                     f"embedding {len(missing)} examples would take about {estimate:.0f} s (timed on "
-                    f"{probe.computed}), past {EMBED_SHARE:.0%} of search.time_budget_s={deadline.budget_s:g}; "
+                    f"{timed.computed}), past {EMBED_SHARE:.0%} of search.time_budget_s={deadline.budget_s:g}; "
                     "raise the budget to use it"
                 )
     vectors, rest = embed_cached(embedder, ids, inputs, workspace)

@@ -236,3 +236,31 @@ def test_notes_of_a_run_go_to_its_progress_stream(tmp_path: Path, capsys):
     prepare_views(checked, get_plugins(), table, tmp_path / "ws", log=log)
     assert "skipping backbone hf_local" in log.getvalue()
     assert "hf_local" not in capsys.readouterr().err
+
+
+class _SlowEmbedder:
+    """10 ms per example, 3-d vectors: a backbone whose timing the budget rule can see."""
+
+    identity = "fake:slow|v1"
+
+    def embed(self, inputs):
+        import numpy as np
+
+        time.sleep(0.01 * len(inputs))
+        return np.ones((len(inputs), 3), dtype=np.float32)
+
+
+def test_a_backbone_is_timed_on_a_sample_and_skipped_past_half_the_budget(tmp_path: Path):
+    from automl.features.prepare import PROBE, _embed_within
+
+    ids = [f"id{i}" for i in range(400)]  # about 4 s to embed
+    tight = Deadline(4.0)  # half of it is 2 s
+    reason = _embed_within(_SlowEmbedder(), ids, ids, tmp_path, tight, needed=False)
+    assert isinstance(reason, str) and "embedding 400 examples would take about 4 s" in reason
+    assert f"(timed on {PROBE})" in reason
+    # needed (nothing cheap and strong instead): embedded anyway, the sample reused from the cache
+    vectors, stats = _embed_within(_SlowEmbedder(), ids, ids, tmp_path, tight, needed=True)
+    assert vectors.shape == (400, 3) and stats.computed == 400 - 1 - PROBE and stats.cached == 1 + PROBE
+    # no budget: nothing timed, nothing skipped
+    _, again = _embed_within(_SlowEmbedder(), ids, ids, tmp_path, Deadline(None), needed=False)
+    assert again.computed == 0 and again.cached == 400
