@@ -57,14 +57,18 @@ class EmbeddingCache:
         os.replace(tmp, self.folder / f"{name}.npz")
 
 
-def missing_ids(embedder: Embedder, ids: Sequence[str], workspace: Path) -> list[int]:
-    """Positions of ``ids`` whose vector is not cached for ``embedder`` (the first of duplicates)."""
-    known = EmbeddingCache(workspace, embedder.identity).load()
+def _first_missing(ids: Sequence[str], known: dict[str, np.ndarray]) -> list[int]:
+    """Positions of ``ids`` not in ``known`` (the first of duplicates)."""
     first: dict[str, int] = {}
     for i, content_id in enumerate(ids):
         if content_id not in known:
             first.setdefault(content_id, i)
     return list(first.values())
+
+
+def missing_ids(embedder: Embedder, ids: Sequence[str], workspace: Path) -> list[int]:
+    """Positions of ``ids`` whose vector is not cached for ``embedder`` (the first of duplicates)."""
+    return _first_missing(ids, EmbeddingCache(workspace, embedder.identity).load())
 
 
 def embed_cached(
@@ -74,15 +78,12 @@ def embed_cached(
     started = time.perf_counter()
     cache = EmbeddingCache(workspace, embedder.identity)
     known = cache.load()
-    missing = [i for i, content_id in enumerate(ids) if content_id not in known]
-    unique: dict[str, int] = {}
-    for i in missing:
-        unique.setdefault(ids[i], i)
-    todo = list(unique.values())
+    n_cached = sum(content_id in known for content_id in ids)
+    todo = _first_missing(ids, known)
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         vectors = np.asarray(embedder.embed([inputs[i] for i in chunk]), dtype=np.float32)
         cache.store([ids[i] for i in chunk], vectors)
         known.update(zip((ids[i] for i in chunk), vectors, strict=True))
     matrix = np.stack([known[content_id] for content_id in ids]) if len(ids) else np.zeros((0, 0), np.float32)
-    return matrix, EmbedStats(len(ids) - len(missing), len(todo), time.perf_counter() - started)
+    return matrix, EmbedStats(n_cached, len(todo), time.perf_counter() - started)
