@@ -81,6 +81,11 @@ class SearchStop:
         if self.early is not None:
             self.early.add(score, fold_scores)
 
+    def trial_complete(self, n_folds: int, result: dict[str, Any]) -> None:
+        """A Tune trial ended with ``result`` its last report: complete when it did every fold."""
+        complete = result.get("folds_done") == n_folds and "score" in result
+        self.ended(float(result["score"]) if complete else None, list(result.get("fold_scores", [])))
+
     def time_is_up(self) -> bool:
         if self.until is None or time.monotonic() < self.until:
             return False
@@ -99,22 +104,11 @@ class SearchStop:
         return f"the time budget ended the search after {tried} of {planned} planned configurations{wait}"
 
 
-def search_stop_hooks(stop: SearchStop, n_folds: int) -> tuple[Any, Any]:
-    """A Ray Tune callback that tells ``stop`` each trial's end, and a stopper, polled by Tune every
-    tenth of a second, that ends the whole search when ``stop`` says so (ray is imported here)."""
-    from ray.tune import Callback, Stopper
-
-    class _Ended(Callback):
-        def __init__(self) -> None:
-            self.last: dict[str, dict[str, Any]] = {}
-
-        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-            self.last[trial.trial_id] = result
-
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            result = self.last.pop(trial.trial_id, {})
-            complete = result.get("folds_done") == n_folds and "score" in result
-            stop.ended(float(result["score"]) if complete else None, list(result.get("fold_scores", [])))
+def search_stopper(stop: SearchStop) -> Any:
+    """A Ray Tune stopper, polled by Tune every tenth of a second, that ends the whole search when
+    ``stop`` says so (ray is imported here). Tune's progress callback tells ``stop`` each trial's
+    end (``SearchStop.trial_complete``)."""
+    from ray.tune import Stopper
 
     class _Stop(Stopper):
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
@@ -123,4 +117,4 @@ def search_stop_hooks(stop: SearchStop, n_folds: int) -> tuple[Any, Any]:
         def stop_all(self) -> bool:
             return bool(stop.early and stop.early.stop) or stop.time_is_up()
 
-    return _Ended(), _Stop()
+    return _Stop()

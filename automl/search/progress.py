@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from automl.plugins.components import MetricSpec
@@ -72,32 +73,38 @@ def last_line(error: Any) -> str:
     return lines[-1] if lines else "error (see leaderboard.csv)"
 
 
-def tune_callback(progress: SearchProgress) -> Any:
-    """A Ray Tune callback that feeds ``progress`` (built lazily: ray is imported only here).
+def tune_callback(progress: SearchProgress | None, on_complete: Callable[[dict[str, Any]], None] | None = None) -> Any:
+    """A Ray Tune callback that feeds ``progress`` and hands each completed trial's last result to
+    ``on_complete`` (built lazily: ray is imported only here).
 
     Tune pickles its callbacks with the experiment state; the live progress (which holds a
-    stream) is left out of that copy.
+    stream) and the hook are left out of that copy.
     """
     from ray.tune import Callback
 
     class _ProgressCallback(Callback):
-        def __init__(self, live: SearchProgress | None) -> None:
+        def __init__(self, live: SearchProgress | None, hook: Callable[[dict[str, Any]], None] | None) -> None:
+            # Passed in, not closed over: Tune pickles the class by value, with its closure.
             self.live = live
+            self.on_complete = hook
             self.last: dict[str, dict[str, Any]] = {}
 
         def __getstate__(self) -> dict[str, Any]:
-            return {**self.__dict__, "live": None}
+            return {**self.__dict__, "live": None, "on_complete": None}
 
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             self.last[trial.trial_id] = result
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            result = self.last.pop(trial.trial_id, None)
             if self.live:
-                self.live.trial_done(trial.config["candidate"]["trainer"], self.last.get(trial.trial_id))
+                self.live.trial_done(trial.config["candidate"]["trainer"], result)
+            if self.on_complete:
+                self.on_complete(result or {})
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             if self.live:
                 error = last_line(trial.get_error() if hasattr(trial, "get_error") else None)
                 self.live.trial_done(trial.config["candidate"]["trainer"], None, error=error)
 
-    return _ProgressCallback(progress)
+    return _ProgressCallback(progress, on_complete)

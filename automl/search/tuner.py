@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from automl.errors import UserError
 from automl.evaluate.cv import TrialData
 from automl.evaluate.trials import TrialRecord
 from automl.plugins.manager import Plugins
-from automl.search.budget import EarlyStop, SearchStop, search_stop_hooks
+from automl.search.budget import EarlyStop, SearchStop, search_stopper
 from automl.search.progress import SearchProgress, last_line, tune_callback
 from automl.search.ray_session import ray_session
 from automl.search.trial import OOF_FILE, cv_trial
@@ -98,7 +99,6 @@ def run_search(
             if use_asha
             else FIFOScheduler()
         )
-        ended, stopper = search_stop_hooks(stop, n_folds)
         trainable = tune.with_resources(
             tune.with_parameters(cv_trial, data=data, metric=metric.name), {"cpu": s.cpus_per_trial}
         )
@@ -118,8 +118,8 @@ def run_search(
                 name="tune",
                 storage_path=str(storage.resolve()),
                 verbose=0,
-                callbacks=[tune_callback(progress), ended] if progress else [ended],
-                stop=stopper,
+                callbacks=[tune_callback(progress, partial(stop.trial_complete, n_folds))],
+                stop=search_stopper(stop),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
