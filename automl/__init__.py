@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from automl.predictor import Predictor
+    from automl.model.predictor import Predictor
 
 __all__ = ["load", "run"]
 __version__ = "0.1.0"
@@ -31,13 +31,13 @@ def run(recipe: str, **overrides: Any) -> dict[str, Any]:
     """Run a ready recipe (by name) or a recipe file; keyword overrides use dotted keys, e.g.
     ``automl.run("income", **{"eval.cv_folds": 3}, seed=7)``. Returns the run's summary."""
     from automl.config.compose import load_recipe
-    from automl.runner import run_recipe
+    from automl.train.runner import run_recipe
 
     return run_recipe(load_recipe(recipe, [_override(k, v) for k, v in overrides.items()]))
 
 
 def load(ref: str, workspace: str | None = None) -> Predictor:
     """A predictor for a registered model: ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``."""
-    from automl.predictor import load as _load
+    from automl.model.predictor import load as _load
 
     return _load(ref, workspace)

@@ -74,7 +74,7 @@ def probe_baseline(seed: int, workspace: Path) -> dict[str, Any]:
     from automl.data.splits import stratified_folds
     from automl.features.embeddings import embed_cached
     from automl.plugins.manager import get_plugins
-    from automl.runner import load_table
+    from automl.train.runner import load_table
 
     plugins = get_plugins()
     checked = check_recipe(load_recipe(str(RECIPE), [f"seed={seed}", f"workspace={workspace}"]), plugins)

@@ -338,7 +338,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown backbone(s) {', '.join(unknown)}; known: {', '.join(IMAGE_BACKBONES + TEXT_BACKBONES)}")
 
-    from automl.torch_compat import ensure_torchvision_importable
+    from automl.plugins.torch_compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()  # before anything imports timm or torchvision
     import torch

@@ -44,7 +44,7 @@ RESULTS = REPO / "bench" / "results"
 
 TARGET_AUC = 0.925
 TARGET_WALL_S = 90.0
-# The csv loader's defaults (automl.plugins.builtin.loaders.CsvOptions), so the baselines read
+# The csv loader's defaults (automl.builtin.loaders.CsvOptions), so the baselines read
 # the file exactly as automl does.
 NA_VALUES = ["", "?", "NA", "N/A", "NaN", "null"]
 
@@ -183,7 +183,7 @@ def oof_fold_aucs(oof: pd.DataFrame, positive: str) -> list[float]:
     the score the summary reports."""
     from sklearn.metrics import roc_auc_score
 
-    col = f"proba_{positive}"  # automl.predictor.PROBA_PREFIX + class
+    col = f"proba_{positive}"  # automl.model.predictor.PROBA_PREFIX + class
     return [float(roc_auc_score(g["label"] == positive, g[col])) for _, g in oof.groupby("fold", sort=True)]
 
 

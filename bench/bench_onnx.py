@@ -4,7 +4,7 @@ For each model, trained with ``automl run ... deploy.export=onnx`` (a subprocess
 repository root, in a workspace under a temporary folder or ``--workspace``), this script loads
 the registered version twice in one process:
 
-- **native**: ``automl.predictor.load("NAME:V", workspace=...)`` and its ``predict_proba`` /
+- **native**: ``automl.model.predictor.load("NAME:V", workspace=...)`` and its ``predict_proba`` /
   ``predict``, i.e. what ``automl predict`` runs (the saved bundle: preprocessing, members,
   ensemble weights, the backbone for images and texts);
 - **onnx**: ``automl_onnx.runtime.OnnxModel(<version dir>/export)`` (onnxruntime, CPU provider,
@@ -190,7 +190,7 @@ def write_resnet18_weights(path: Path, seed: int) -> None:
     this process imports torch only when it loads an image or text model)."""
     code = (
         "import sys, torch\n"
-        "from automl.torch_compat import ensure_torchvision_importable\n"
+        "from automl.plugins.torch_compat import ensure_torchvision_importable\n"
         "ensure_torchvision_importable()\n"
         "import timm\n"
         "torch.manual_seed(int(sys.argv[2]))\n"
@@ -318,7 +318,7 @@ def large_call(case: Case, folder: Path, native_proba: Callable[[Any], Any], gap
 
 
 def measure(case: Case, workspace: Path, run: dict[str, Any], gap: float) -> dict[str, Any]:
-    import automl.predictor
+    import automl.model.predictor
     from automl.registry.store import ModelStore
 
     name, version = run["model"]["name"], int(run["model"]["version"])
@@ -327,7 +327,7 @@ def measure(case: Case, workspace: Path, run: dict[str, Any], gap: float) -> dic
     from automl_onnx.runtime import OnnxModel
 
     s = case.settings
-    native = automl.predictor.load(f"{name}:{version}", workspace=workspace)
+    native = automl.model.predictor.load(f"{name}:{version}", workspace=workspace)
     folder = ModelStore(workspace).version_dir(name, version) / "export"
     onnx = OnnxModel(folder, batch_size=max(64, s["batch"]))
     if list(onnx.classes) != list(native.classes):

@@ -37,7 +37,7 @@ seconds for other processes to use under 15% of the CPUs.
 
 At the end both servers are stopped with SIGTERM (the supervisor forwards it; uvicorn finishes
 what is in flight and closes the writer); then the invoke rows of the model added during the run
-(``automl.invokes.read_invokes``) must equal the requests the logging server answered, and every
+(``automl.store.invokes.read_invokes``) must equal the requests the logging server answered, and every
 ``invoke_id`` it returned must be among them. The writer's own counters (``/metrics``) and nothing
 left running in either server's session are checked too.
 
@@ -280,7 +280,7 @@ def ensure_model(kind: str, ws: Path) -> dict[str, Any]:
 def api_key(ws: Path, name: str) -> str:
     """The benchmark's key for ``name``: made once (``automl keys add``) and kept in the workspace,
     so that keys.json, which the server reads on every request, does not grow run after run."""
-    from automl.api_keys import KeyStore
+    from automl.serve.api_keys import KeyStore
 
     path = ws / KEYS_FILE
     keys = json.loads(path.read_text()) if path.is_file() else {}
@@ -584,7 +584,7 @@ def summarise(segments: list[dict[str, Any]], clients: list[int]) -> list[dict[s
 def bench_model(kind: str, ws: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from bench_income import machine_state
 
-    from automl.invokes import read_invokes
+    from automl.store.invokes import read_invokes
 
     model = ensure_model(kind, ws)
     name = model["name"]

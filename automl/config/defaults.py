@@ -17,8 +17,8 @@ from pathlib import Path
 
 from automl.config.schema import Recipe
 from automl.plugins.components import BACKBONE, FEATURES, BackboneSpec
+from automl.plugins.imported_weights import imported_weights
 from automl.plugins.manager import Plugins
-from automl.weights import imported_weights
 
 # The loader a task reads with when the recipe names none.
 DEFAULT_LOADERS = {

@@ -16,13 +16,14 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from omegaconf import MISSING, OmegaConf
 
 from automl.config.schema import Recipe
 from automl.paths import conf_dir
+from automl.plugins.manager import CORE_DISTRIBUTION
+from automl.plugins.registry import Registry
 
 REGENERATE = "python -m automl.config.reference > docs/recipe-reference.md"
 
@@ -205,10 +206,9 @@ def conf_groups(root: Path | None = None) -> list[str]:
     return out
 
 
-def _specs(module: ModuleType, hook: str) -> list[Any]:
-    found: list[Any] = []
-    getattr(module, hook)(register=found.append)
-    return found
+def _core_specs(registry: Registry[Any]) -> list[Any]:
+    """The specs the core distribution registered, in registration order."""
+    return [e.spec for e in registry.in_registration_order() if e.distribution == CORE_DISTRIBUTION]
 
 
 def _options_table(config_cls: type, space: dict[str, Any] | None = None) -> list[str]:
@@ -230,8 +230,9 @@ def _options_table(config_cls: type, space: dict[str, Any] | None = None) -> lis
 
 def builtin_components() -> list[str]:
     """Options of the components that ship with automl (plugins' are not listed here)."""
-    from automl.plugins.builtin import loaders, metrics, trainers
+    from automl.plugins.manager import get_plugins
 
+    plugins = get_plugins()
     out = [
         "## Built-in components",
         "",
@@ -241,12 +242,12 @@ def builtin_components() -> list[str]:
         "### Loaders (`data.loader`, options in `data.options`)",
         "",
     ]
-    for spec in _specs(loaders, "register_loaders"):
+    for spec in _core_specs(plugins.loaders):
         path = "Needs `data.path`." if spec.needs_path else "`data.path` is optional."
         out += [f"#### `{spec.name}`", "", f"{spec.description} {path}", ""]
         out += _options_table(spec.config_cls)
     out += ["### Trainers (`search.trainers`, hyperparameters in `search.space.NAME`)", ""]
-    for spec in _specs(trainers, "register_trainers"):
+    for spec in _core_specs(plugins.trainers):
         out += [f"#### `{spec.name}`", "", spec.description, ""]
         out += _options_table(spec.config_cls, dict(spec.default_space))
     out += [
@@ -255,7 +256,7 @@ def builtin_components() -> list[str]:
         "| Metric | Better | Threshold tuning | Description |",
         "|---|---|---|---|",
     ]
-    for spec in _specs(metrics, "register_metrics"):
+    for spec in _core_specs(plugins.metrics):
         better = "higher" if spec.greater_is_better else "lower"
         tuned = "yes (binary tasks)" if spec.uses_labels else "no"
         out.append(f"| `{spec.name}` | {better} | {tuned} | {_cell(spec.description)} |")

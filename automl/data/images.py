@@ -1,4 +1,4 @@
-"""Image files read with Pillow (torchvision's decoders are not used: see automl/torch_compat.py)."""
+"""Image files read with Pillow (torchvision's decoders are not used: see automl/plugins/torch_compat.py)."""
 
 from __future__ import annotations
 

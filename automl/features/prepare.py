@@ -34,8 +34,8 @@ from automl.features.views import (
     view_key,
 )
 from automl.plugins.components import BACKBONE, RAW, Embedder, TrainContext, WeightsUnavailable
+from automl.plugins.imported_weights import with_imported_weights
 from automl.plugins.manager import Plugins
-from automl.weights import with_imported_weights
 
 
 @dataclass

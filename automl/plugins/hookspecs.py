@@ -2,7 +2,7 @@
 
 A plugin implements any of these with ``@automl.plugins.hookimpl`` and calls ``register(spec)``
 once per component. The core checks every spec as it comes in (see ``automl.plugins.registry``).
-Built-in components use exactly these hooks (``automl.plugins.builtin``).
+Built-in components use exactly these hooks (``automl.builtin``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -76,18 +75,20 @@ class _Source:
     version: str
 
 
-def _builtin_modules() -> list[ModuleType]:
-    from automl.plugins.builtin import embedding_trainers, loaders, media_loaders, metrics, trainers
-
-    return [loaders, media_loaders, trainers, embedding_trainers, metrics]
+CORE_DISTRIBUTION = "automl"
 
 
 def _entry_point_plugins(failures: list[PluginFailure]) -> list[tuple[object, _Source]]:
-    if os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() not in ("", "0"):
-        return []
+    """Every plugin of the entry-point group, the core's own built-ins first (they are loaded even
+    when autoloading is disabled: the built-ins are plugins like any other, declared in the core's
+    ``pyproject.toml``)."""
+    autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() in ("", "0")
+    points = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: _dist_name(ep) != CORE_DISTRIBUTION)
     found = []
-    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist is not None else "unknown"
+    for ep in points:
+        dist = _dist_name(ep)
+        if not autoload and dist != CORE_DISTRIBUTION:
+            continue
         version = ep.dist.version if ep.dist is not None else "unknown"
         try:
             plugin = ep.load()
@@ -98,17 +99,17 @@ def _entry_point_plugins(failures: list[PluginFailure]) -> list[tuple[object, _S
     return found
 
 
+def _dist_name(ep: md.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "unknown"
+
+
 def build_plugins(extra: list[object] | None = None) -> Plugins:
     """Load every plugin and fill the registries (``extra``: plugin objects, e.g. from tests)."""
     failures: list[PluginFailure] = []
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    core_version = md.version("automl") if _installed("automl") else "0+unknown"
     sources: dict[int, _Source] = {}
-    candidates: list[tuple[object, _Source]] = [
-        (m, _Source(m.__name__, "automl", core_version)) for m in _builtin_modules()
-    ]
-    candidates += _entry_point_plugins(failures)
+    candidates = _entry_point_plugins(failures)
     candidates += [(p, _Source(getattr(p, "__name__", repr(p)), "<test>", "0")) for p in extra or []]
     for plugin, source in candidates:
         try:
@@ -129,6 +130,7 @@ def build_plugins(extra: list[object] | None = None) -> Plugins:
     registries: dict[str, Registry[Any]] = {
         kind: Registry(kind, SPEC_TYPES.get(kind, ComponentSpec)) for kind in hookspecs.KIND_HOOKS
     }
+    plugins = pm.get_plugins()
     for kind, hook_name in hookspecs.KIND_HOOKS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             source = sources[id(impl.plugin)]
@@ -137,8 +139,10 @@ def build_plugins(extra: list[object] | None = None) -> Plugins:
             def register(spec: ComponentSpec, _r: Registry[Any] = registry, _s: _Source = source) -> None:
                 _r.add(spec, _s.distribution, _s.version)
 
+            # one plugin's hook at a time, so each spec is credited to the distribution that made it
+            call = pm.subset_hook_caller(hook_name, remove_plugins=[p for p in plugins if p is not impl.plugin])
             try:
-                impl.function(*[{"register": register}[a] for a in impl.argnames])
+                call(register=register)
             except Exception as err:  # reported by name, the rest keep working
                 failures.append(PluginFailure(source.name, source.distribution, str(err)))
     for failure in failures:
@@ -152,14 +156,6 @@ def build_plugins(extra: list[object] | None = None) -> Plugins:
 
 class PluginLoadWarning(UserWarning):
     """A plugin failed to load; the others are still available."""
-
-
-def _installed(dist: str) -> bool:
-    try:
-        md.distribution(dist)
-    except md.PackageNotFoundError:
-        return False
-    return True
 
 
 @lru_cache(maxsize=1)

@@ -49,7 +49,7 @@ def read_model(folder: Path) -> Any:
     try:
         if meta.get("task") in ("image_classification", "text_classification"):
             # Their networks unpickle timm / transformers classes, which import torchvision.
-            from automl.torch_compat import ensure_torchvision_importable
+            from automl.plugins.torch_compat import ensure_torchvision_importable
 
             ensure_torchvision_importable()
         return joblib.load(folder / MODEL_FILE)

@@ -1,5 +1,5 @@
 """Predictions for the server: a cache of loaded versions and ``predict`` with the version's
-tuned decision threshold (as ``automl.predictor.Predictor.predict`` applies it)."""
+tuned decision threshold (as ``automl.model.predictor.Predictor.predict`` applies it)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class ModelCache:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        from automl.predictor import load
+        from automl.model.predictor import load
 
         predictor = load(f"{name}:{version}", workspace=self.workspace)
         self._cache[key] = predictor

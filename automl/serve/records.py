@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from automl.invokes.record import InvokeRecord, new_invoke_id
+from automl.store.invokes.record import InvokeRecord, new_invoke_id
 
 
 def make_records(

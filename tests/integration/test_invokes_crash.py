@@ -12,14 +12,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from automl.invokes import InvokePaths, InvokeRecord, InvokeWriter, StoreMovedAside, read_invokes
+from automl.store.invokes import InvokePaths, InvokeRecord, InvokeWriter, StoreMovedAside, read_invokes
 
 RATE = 1000  # invokes per second
 
 # A stand-in for the server: logs invokes at a steady rate and prints "logged dropped" every 100 ms.
 CHILD = """
 import sys, time
-from automl.invokes import InvokeRecord, InvokeWriter
+from automl.store.invokes import InvokeRecord, InvokeWriter
 
 workspace, rate = sys.argv[1], float(sys.argv[2])
 writer = InvokeWriter(workspace).start()

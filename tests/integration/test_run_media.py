@@ -23,7 +23,7 @@ def resnet18_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A resnet18 state dict saved by the test (random, seeded): stands in for downloaded weights."""
     import torch
 
-    from automl.torch_compat import ensure_torchvision_importable
+    from automl.plugins.torch_compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import timm

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from automl.api_keys import KeyStore
 from automl.cli import main
 from automl.errors import UserError
 from automl.registry.store import ModelStore
+from automl.serve.api_keys import KeyStore
 
 
 def test_a_key_is_stored_only_as_a_hash_and_verifies_for_its_model(tmp_path: Path) -> None:

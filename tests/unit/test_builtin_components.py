@@ -3,8 +3,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl.plugins.builtin import loaders, metrics, trainers
-from automl.plugins.builtin.loaders import CsvOptions, DuckdbOptions, ParquetOptions
+from automl.builtin import loaders, metrics, trainers
+from automl.builtin.loaders import CsvOptions, DuckdbOptions, ParquetOptions
 from automl.plugins.components import LoadRequest
 from automl.testing import check_loader, check_metric, check_trainer, specs_of
 

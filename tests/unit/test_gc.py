@@ -14,12 +14,20 @@ import duckdb
 import pytest
 
 from automl.cli import main
+from automl.cli.gc import gc_by_recipe, registered_retention
 from automl.config.schema import DeployConfig
 from automl.errors import UserError
-from automl.invoke_gc import gc_by_recipe, registered_retention
-from automl.invokes import DEFAULT_RETENTION_DAYS, InvokePaths, InvokeRecord, InvokeWriter, gc, read_blob, read_invokes
 from automl.registry.promote import promote
 from automl.registry.store import ModelStore
+from automl.store.invokes import (
+    DEFAULT_RETENTION_DAYS,
+    InvokePaths,
+    InvokeRecord,
+    InvokeWriter,
+    gc,
+    read_blob,
+    read_invokes,
+)
 
 FAST = {"flush_interval_s": 0.02, "publish_interval_s": 0.05}
 NOW = datetime.now(timezone.utc)
@@ -186,7 +194,7 @@ def test_a_request_the_writer_cannot_carry_out_is_an_error_at_once(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("automl.invokes.writer.collect", broken)
+    monkeypatch.setattr("automl.store.invokes.writer.collect", broken)
     started = time.monotonic()
     with pytest.raises(UserError, match="could not carry out gc: OSError: disk full; see the server's log"):
         gc(workspace, {"a": 7}, timeout_s=30)

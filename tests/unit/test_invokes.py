@@ -14,11 +14,11 @@ import pyarrow as pa
 import pytest
 
 from automl.errors import UserError
-from automl.invokes import InvokePaths, InvokeRecord, InvokeWriter, gc, query_invokes, read_blob, read_invokes
-from automl.invokes.compact import CompactPolicy, compact
-from automl.invokes.publish import list_parts, write_part
-from automl.invokes.record import SCHEMA
-from automl.invokes.store import open_store
+from automl.store.invokes import InvokePaths, InvokeRecord, InvokeWriter, gc, query_invokes, read_blob, read_invokes
+from automl.store.invokes.compact import CompactPolicy, compact
+from automl.store.invokes.publish import list_parts, write_part
+from automl.store.invokes.record import SCHEMA
+from automl.store.invokes.store import open_store
 
 FAST = {"flush_interval_s": 0.02, "publish_interval_s": 0.05}
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from automl.builtin.media_loaders import load_image_folder, load_text_table
 from automl.config.schema import DataConfig
 from automl.data.table import build_table
 from automl.errors import UserError
 from automl.features.embeddings import embed_cached
-from automl.plugins.builtin.media_loaders import load_image_folder, load_text_table
 from automl.plugins.components import LoadRequest
 from automl.plugins.manager import build_plugins
 from automl.search.candidates import trainer_backbone_pairs

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from automl.builtin.metrics import register_metrics
 from automl.errors import BundleFormatError, UserError
-from automl.plugins.builtin.metrics import register_metrics
 from automl.registry.promote import promote_if_better
 from automl.registry.refs import ModelRef
 from automl.registry.store import ModelStore

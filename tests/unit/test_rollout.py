@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from automl.builtin.metrics import register_metrics
 from automl.errors import UserError
-from automl.plugins.builtin.metrics import register_metrics
 from automl.registry import promote as promotion
 from automl.registry.rollout import Change, RolloutState, key_point, route
 from automl.registry.store import ModelStore

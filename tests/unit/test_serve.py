@@ -9,25 +9,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from automl.cli.args import Args
+from automl.cli.serve import serve_config
 from automl.errors import UserError
-from automl.invokes.record import ROUTES
 from automl.registry.rollout import RolloutState
-from automl.serve.config import ServeConfig, parse_models
+from automl.serve.config import ServeConfig, check_models
 from automl.serve.inputs import InputError, TabularSchema, check_rows, check_texts, decode_images
 from automl.serve.metrics import Metrics
 from automl.serve.predict import predict
 from automl.serve.records import make_records
 from automl.serve.routing import PINNED, pick, pinned
+from automl.store.invokes.record import ROUTES
 
 SCHEMA = TabularSchema(("age", "city"), frozenset({"age"}))
 
 
 def test_models_argument() -> None:
-    assert parse_models("a", None) == ("a",)
-    assert parse_models(None, "[a, b,a]") == ("a", "b")
-    for model, models in [(None, None), ("a", "[b]"), (None, "[]"), ("a:1", None)]:
+    assert Args(["models=[a, b,a]"], False).names("models") == ["a", "b"]
+    assert check_models(["a", "b", "a"]) == ("a", "b")
+    for names in ([], ["a:1"], ["a@candidate"]):
         with pytest.raises(UserError):
-            parse_models(model, models)
+            check_models(names)
 
 
 def test_config_round_trips() -> None:
@@ -89,8 +91,8 @@ def test_predict_applies_the_tuned_threshold() -> None:
 
 def test_an_embedding_model_returns_the_embedding_it_classified() -> None:
     from automl.features.views import EmbeddingView
-    from automl.model import FittedMember, FittedModel
-    from automl.predictor import Predictor
+    from automl.model.fitted import FittedMember, FittedModel
+    from automl.model.predictor import Predictor
 
     class Lengths:  # an embedder: each text as (length, vowels)
         def embed(self, texts: list[str]) -> np.ndarray:
@@ -134,20 +136,19 @@ def test_metrics_text_format() -> None:
 
 def test_serve_options_are_checked_against_the_workspace(tmp_path) -> None:
     from automl.registry.store import ModelStore
-    from automl.serve.config import build_config
-
     store = ModelStore(tmp_path)
     from automl.registry.promote import promote
 
     store.register("m", {"a": "model"}, {"task": "tabular_classification", "classes": ["a", "b"]})
     with pytest.raises(UserError, match="no production version"):
-        build_config(tmp_path, {"model": "m"})
+        serve_config(Args(["model=m"], False), tmp_path)
     promote(store, "m", 1)
     values = {"model": "m", "port": "9000", "timeout_s": "2.5", "grace_s": "5", "max_inputs": "8"}
-    config = build_config(tmp_path, values)
+    config = serve_config(Args([f"{k}={v}" for k, v in values.items()], False), tmp_path)
     assert (config.port, config.timeout_s, config.grace_s, config.max_inputs) == (9000, 2.5, 5.0, 8)
     bad = [{"model": "nope"}, {"model": "m", "port": "0"}, {"model": "m", "timeout_s": "-1"},
-           {"model": "m", "grace_s": "abc"}, {"model": "m", "max_inputs": "0"}, {"models": "[]"}]  # fmt: skip
+           {"model": "m", "grace_s": "abc"}, {"model": "m", "max_inputs": "0"}, {"models": "[]"},
+           {}, {"model": "m", "models": "[m]"}, {"model": "m", "colour": "red"}]  # fmt: skip
     for values in bad:
         with pytest.raises(UserError):
-            build_config(tmp_path, values)
+            serve_config(Args([f"{k}={v}" for k, v in values.items()], False), tmp_path)

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from automl.builtin.trainers import LogisticRegressionConfig
 from automl.config.space import Choice, Fixed, IntRange, LogUniform, Uniform, build_space, parse_param
 from automl.errors import UserError
-from automl.plugins.builtin.trainers import LogisticRegressionConfig
 
 
 def test_grammar_parses_each_distribution() -> None:

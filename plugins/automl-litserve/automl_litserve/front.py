@@ -95,9 +95,9 @@ class AutomlSpec(LitSpec):
     # --- lifespan of the uvicorn process -------------------------------------------------------
 
     def start(self) -> None:
-        from automl.api_keys import KeyStore
-        from automl.invokes import InvokeWriter
         from automl.registry.store import ModelStore
+        from automl.serve.api_keys import KeyStore
+        from automl.store.invokes import InvokeWriter
 
         ws = Path(self.config.workspace)
         self.keys = KeyStore(ws)

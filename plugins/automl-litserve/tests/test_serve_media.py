@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl.client import Client, ServerError
+from automl.serve.client import Client, ServerError
 from automl.serve.local import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -162,7 +162,7 @@ def test_the_python_client(served: tuple[LocalServer, dict[str, str]], data: Pat
     by_path = client.predict("dog_classifier", images)
     by_part = client.predict("dog_classifier", [p.read_bytes() for p in images], multipart=True)
     assert [p.scores for p in by_path] == [p.scores for p in by_part] and by_path[0].model == "dog_classifier"
-    from automl.predictor import load  # in-process, over the files: the same scores as decoded uploads
+    from automl.model.predictor import load  # in-process, over the files: the same scores as decoded uploads
 
     local = load("dog_classifier", workspace=server.workspace).predict_proba([str(p) for p in images])
     served_scores = [[p.scores[c] for c in local.columns] for p in by_path]
@@ -180,8 +180,8 @@ def test_the_python_client(served: tuple[LocalServer, dict[str, str]], data: Pat
 def test_the_log_keeps_inputs_and_embeddings_and_sigint_stops_cleanly(
     served: tuple[LocalServer, dict[str, str]], data: Path
 ) -> None:
-    from automl.invokes import read_invokes
-    from automl.invokes.blobs import read_blob
+    from automl.store.invokes import read_invokes
+    from automl.store.invokes.blobs import read_blob
 
     server, keys = served
     client = Client(server.url, api_keys=keys)

@@ -297,7 +297,7 @@ def worker_pids(server: Server) -> list[int]:
 
 
 def test_sigterm_under_load_stops_cleanly_and_logs_every_answer(serve_factory: Any) -> None:
-    from automl.invokes import read_invokes
+    from automl.store.invokes import read_invokes
 
     server = serve_factory(extra={"sleep_s": 0.02}, max_inflight=1000)
     load = Load(server)
@@ -316,7 +316,7 @@ def test_sigterm_under_load_stops_cleanly_and_logs_every_answer(serve_factory: A
 
 
 def test_shadow_calls_queued_at_stop_are_made_and_logged(serve_factory: Any) -> None:
-    from automl.invokes import read_invokes
+    from automl.store.invokes import read_invokes
 
     server = serve_factory(extra={"sleep_s": 0.05}, max_inflight=1000)
     automl("models", "promote", "model=penguins:2", "shadow=true", ws=server.workspace)
@@ -351,7 +351,7 @@ def test_a_second_ctrl_c_stops_at_once(serve_factory: Any) -> None:
 
 
 def test_killing_the_supervisor_stops_the_server_cleanly(serve_factory: Any) -> None:
-    from automl.invokes import read_invokes
+    from automl.store.invokes import read_invokes
 
     server = serve_factory(extra={"sleep_s": 0.02}, max_inflight=1000)
     load = Load(server, n=4)
@@ -387,7 +387,7 @@ def test_a_killed_worker_is_replaced(serve_factory: Any) -> None:
 def test_kill_9_of_the_whole_server_loses_at_most_the_last_moments(serve_factory: Any) -> None:
     """SIGKILL to every process of both sessions under load: the store opens again and only the
     invokes answered in the last ~second before the kill are missing."""
-    from automl.invokes import InvokeWriter, read_invokes
+    from automl.store.invokes import InvokeWriter, read_invokes
 
     server = serve_factory(max_inflight=1000)
     load = Load(server, n=4)

@@ -4,7 +4,7 @@ The exporter contract
 ---------------------
 ``make_exporter(config).export(model, inputs, folder, *, labels=None, metric=None) -> ExportReport``
 
-- ``model``: an ``automl.model.FittedModel`` (views, members with weights, classes, threshold).
+- ``model``: an ``automl.model.fitted.FittedModel`` (views, members with weights, classes, threshold).
 - ``inputs``: held-out raw inputs, as ``FittedModel.predict_proba`` takes them: a DataFrame of
   table rows, or a list of image paths / texts. They check the export (every row) and time it.
 - ``folder``: where ``model.onnx`` and its sidecar ``model.json`` are written (plus, for text

@@ -106,7 +106,7 @@ class OnnxExporter:
         labels: Any = None,
         metric: Any = None,
     ) -> ExportReport:
-        """Export ``model`` (an ``automl.model.FittedModel``) into ``folder``; ``inputs`` are held-out
+        """Export ``model`` (an ``automl.model.fitted.FittedModel``) into ``folder``; ``inputs`` are held-out
         raw inputs (a DataFrame of rows, or image paths / texts) to check agreement and time it.
         ``labels`` (their class indices) and ``metric`` (a ``MetricSpec``, default accuracy) make
         the quantization tolerance a bound on the metric's change. Never raises for a model that

@@ -91,7 +91,7 @@ class OnnxModel:
             import importlib.util
 
             if importlib.util.find_spec("torch") is not None:  # transformers may import torchvision
-                from automl.torch_compat import ensure_torchvision_importable
+                from automl.plugins.torch_compat import ensure_torchvision_importable
 
                 ensure_torchvision_importable()
             from transformers import AutoTokenizer

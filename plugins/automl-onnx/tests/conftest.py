@@ -1,4 +1,4 @@
-"""Small models trained for real, the way ``automl.runner.fit_model`` builds them: a trainer's
+"""Small models trained for real, the way ``automl.train.runner.fit_model`` builds them: a trainer's
 estimator fitted on a view, wrapped in a ``FittedModel`` with the view. No test reaches the network."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from automl.builtin import embedding_trainers, trainers
 from automl.config.validate import typed_options
 from automl.features.tabular import FeatureSchema
 from automl.features.views import FEATURES_VIEW, TabularView
-from automl.model import FittedMember, FittedModel
-from automl.plugins.builtin import embedding_trainers, trainers
+from automl.model.fitted import FittedMember, FittedModel
 from automl.plugins.components import TrainContext, TrainerSpec
 from automl.testing import specs_of, write_image_folder
 

@@ -17,7 +17,7 @@ from automl_onnx.exporter import OnnxExporter  # noqa: E402
 from automl_onnx.runtime import OnnxModel  # noqa: E402
 
 from automl.features.views import EmbeddingView  # noqa: E402
-from automl.model import FittedMember, FittedModel  # noqa: E402
+from automl.model.fitted import FittedMember, FittedModel  # noqa: E402
 from automl.plugins.components import MetricSpec, TrainContext  # noqa: E402
 
 SIZE = 64  # resnet18 is fully convolutional: a small input keeps the tests fast

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from automl.evaluate.scoring import decide
 from automl.features.views import FEATURES_VIEW, RawView
-from automl.model import FittedMember
+from automl.model.fitted import FittedMember
 
 TRAINERS = [
     ("logistic_regression", {}),
@@ -173,7 +173,7 @@ def test_the_graph_runs_in_a_fresh_process_without_scikit_learn(table3, tmp_path
 def test_any_column_name_works_even_an_outputs(table3, fit_trainer, tmp_path: Path):
     from automl.features.tabular import FeatureSchema
     from automl.features.views import TabularView
-    from automl.model import FittedModel
+    from automl.model.fitted import FittedModel
     from automl.plugins.components import TrainContext
 
     rename = {"length": "length (cm)", "city": "label", "colour": "colour/hue é"}

@@ -16,7 +16,7 @@ from automl_onnx.exporter import OnnxExporter  # noqa: E402
 from automl_onnx.runtime import OnnxModel  # noqa: E402
 
 from automl.features.views import EmbeddingView  # noqa: E402
-from automl.model import FittedMember, FittedModel  # noqa: E402
+from automl.model.fitted import FittedMember, FittedModel  # noqa: E402
 from automl.plugins.components import TrainContext  # noqa: E402
 
 WORDS = "free win prize call now cash offer meeting lunch tomorrow report hello friend".split()
@@ -24,7 +24,7 @@ WORDS = "free win prize call now cash offer meeting lunch tomorrow report hello 
 
 @pytest.fixture(scope="module")
 def tiny_bert_embedder(tmp_path_factory: pytest.TempPathFactory):
-    from automl.torch_compat import ensure_torchvision_importable
+    from automl.plugins.torch_compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import torch

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.torch_compat import ensure_torchvision_importable
+from automl.plugins.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()  # before timm (and before unpickling a saved embedder's timm model)
 

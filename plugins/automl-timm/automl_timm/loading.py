@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from automl import hf_hub as hub
+from automl.plugins import hf_hub as hub
 from automl.plugins.components import WeightsUnavailable
 from automl.plugins.weights import HubWeights, InstalledWeights, WeightsMismatch, WeightsSource, remap_state_dict
 from automl_timm.configs import TimmBackboneConfig

@@ -39,7 +39,7 @@ def _load(name: str = "resnet18", **options: object):
 
 def _timm():
     """timm, imported as automl requires (after the torchvision compatibility fix)."""
-    from automl.torch_compat import ensure_torchvision_importable
+    from automl.plugins.torch_compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import timm

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from automl.hf_hub import offline_mode
 from automl.plugins import WeightsUnavailable
-from automl.torch_compat import ensure_torchvision_importable
+from automl.plugins.hf_hub import offline_mode
+from automl.plugins.torch_compat import ensure_torchvision_importable
 from automl_transformers.model_dir import model_digest
 
 ensure_torchvision_importable()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from automl.invokes.publish import TEMP_PREFIX, Part, list_parts, part_name, read_part, sync_file, visible
-from automl.invokes.record import SCHEMA
+from automl.store.invokes.publish import TEMP_PREFIX, Part, list_parts, part_name, read_part, sync_file, visible
+from automl.store.invokes.record import SCHEMA
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,15 @@ import duckdb
 import pyarrow as pa
 
 from automl.errors import UserError
-from automl.invokes.blobs import put_blob
-from automl.invokes.compact import CompactPolicy, compact
-from automl.invokes.gc_requests import answer_request, pending_requests, read_request, refuse_request
-from automl.invokes.layout import InvokePaths
-from automl.invokes.owner import OwnerLock
-from automl.invokes.publish import clean, last_seq, write_part
-from automl.invokes.record import SCHEMA, InvokeRecord, to_row, utcnow
-from automl.invokes.retention import collect
-from automl.invokes.store import open_store
+from automl.store.invokes.blobs import put_blob
+from automl.store.invokes.compact import CompactPolicy, compact
+from automl.store.invokes.gc_requests import answer_request, pending_requests, read_request, refuse_request
+from automl.store.invokes.layout import InvokePaths
+from automl.store.invokes.owner import OwnerLock
+from automl.store.invokes.publish import clean, last_seq, write_part
+from automl.store.invokes.record import SCHEMA, InvokeRecord, to_row, utcnow
+from automl.store.invokes.retention import collect
+from automl.store.invokes.store import open_store
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A small Python client for ``automl serve``: standard library only, so any process can call a
 model without installing torch or the server's dependencies.
 
-    from automl.client import Client
+    from automl.serve.client import Client
     client = Client("http://127.0.0.1:8000", api_key="amk_...")
     client.predict("penguins", [{"island": "Biscoe", ...}])        # tabular rows
     client.predict("spam_filter", ["win a prize now"])              # texts

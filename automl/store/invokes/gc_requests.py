@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from automl.errors import UserError
-from automl.invokes.gc_rules import GcResult, Retention
-from automl.invokes.layout import InvokePaths
+from automl.store.invokes.gc_rules import GcResult, Retention
+from automl.store.invokes.layout import InvokePaths
 
 REQUEST_GLOB = "gc-request-*.json"
 REQUEST_FORMAT = 2  # 1 (no "format" key) had one "cutoff" for every model

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from automl.invokes.layout import InvokePaths
-from automl.invokes.publish import list_parts, visible
-from automl.invokes.record import SCHEMA, naive_utc
+from automl.store.invokes.layout import InvokePaths
+from automl.store.invokes.publish import list_parts, visible
+from automl.store.invokes.record import SCHEMA, naive_utc
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -44,25 +44,6 @@ def _named(store: ModelStore, ref: str, action: str) -> str:
     return parsed.name
 
 
-def _canary(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise UserError(
-            f"canary={text}: give the canary's share of traffic in whole percent, e.g. canary=10."
-        ) from None
-
-
-def _shadow(text: str | None) -> bool:
-    if text is None or text.lower() == "false":
-        return False
-    if text.lower() == "true":
-        return True
-    raise UserError(f"shadow={text}: use shadow=true to run the version in shadow (or leave shadow= out).")
-
-
 def _said(name: str, action: str, version: int, change: promotion.Change, line: str) -> tuple[dict[str, Any], str]:
     """The ``--json`` answer (``before`` and ``after`` without history) and the one-line answer.
     A canary or shadow of another version that the change ended is named at the end of the line."""
@@ -73,12 +54,9 @@ def _said(name: str, action: str, version: int, change: promotion.Change, line: 
     return result, line
 
 
-def promote_version(
-    ref: str, canary: str | None, shadow: str | None, workspace: str | None
-) -> tuple[dict[str, Any], str]:
+def promote_version(ref: str, share: int | None, shadowed: bool, workspace: str | None) -> tuple[dict[str, Any], str]:
     store = _store(workspace)
     name, version = _versioned(store, ref)
-    share, shadowed = _canary(canary), _shadow(shadow)
     change = promotion.promote(store, name, version, share, shadowed)
     before, after = change
     if share is not None:

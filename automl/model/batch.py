@@ -9,7 +9,7 @@ from automl.data.files import read_table
 from automl.data.images import is_image_file
 from automl.data.table import PROBA_PREFIX
 from automl.errors import UserError
-from automl.predictor import Predictor, load
+from automl.model.predictor import Predictor, load
 
 WRITERS = {".csv": "to_csv", ".parquet": "to_parquet"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from automl.errors import UserError
-from automl.invokes.record import DDL, SCHEMA
+from automl.store.invokes.record import DDL, SCHEMA
 
 
 class StoreMovedAside(UserWarning):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from automl.invokes.record import SCHEMA
+from automl.store.invokes.record import SCHEMA
 
 _NAME = re.compile(r"^part-(\d{16})-(\d{16})\.parquet$")
 TEMP_PREFIX = ".tmp-"

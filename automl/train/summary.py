@@ -11,13 +11,13 @@ from automl.config.schema import Recipe
 from automl.data.table import ExampleTable
 from automl.deadline import Deadline
 from automl.evaluate.leaderboard import Candidate
-from automl.export import ExportOutcome
 from automl.features.prepare import Prepared
 from automl.plugins.components import MetricSpec
-from automl.registration import Registered
 from automl.search.candidates import ConfigChoice
 from automl.search.retrain import recipe_fingerprint
 from automl.search.tuner import SearchOutcome
+from automl.train.export import ExportOutcome
+from automl.train.registration import Registered
 
 
 @dataclass(frozen=True)

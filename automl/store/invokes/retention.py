@@ -23,14 +23,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from automl.errors import UserError
-from automl.invokes.blobs import blob_path, remove_unreferenced
-from automl.invokes.gc_requests import await_answer, read_answer, write_request
-from automl.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, ModelGc, Retention, check_days
-from automl.invokes.layout import InvokePaths
-from automl.invokes.owner import OwnerLock
-from automl.invokes.publish import Part, clean, list_parts, read_part, replace_part, visible
-from automl.invokes.record import naive_utc, utcnow
-from automl.invokes.store import open_store
+from automl.store.invokes.blobs import blob_path, remove_unreferenced
+from automl.store.invokes.gc_requests import await_answer, read_answer, write_request
+from automl.store.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, ModelGc, Retention, check_days
+from automl.store.invokes.layout import InvokePaths
+from automl.store.invokes.owner import OwnerLock
+from automl.store.invokes.publish import Part, clean, list_parts, read_part, replace_part, visible
+from automl.store.invokes.record import naive_utc, utcnow
+from automl.store.invokes.store import open_store
 
 
 def gc(

@@ -1,8 +1,8 @@
 """``automl run``: one recipe from data to a registered, promoted (or kept) model version.
 
 The steps follow DESIGN.md: check, load, split, search on Ray Tune, rank (with an ensemble), refit
-the winner on all rows, importance, register with lineage, promote (``automl.registration``),
-write the run's files and the summary (``automl.run_summary``).
+the winner on all rows, importance, register with lineage, promote (``automl.train.registration``),
+write the run's files and the summary (``automl.train.summary``).
 """
 
 from __future__ import annotations
@@ -33,15 +33,12 @@ from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import Candidate, build_leaderboard
 from automl.evaluate.refit_choice import affordable_winner
-from automl.export import export_model
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
-from automl.model import FittedMember, FittedModel
+from automl.model.fitted import FittedMember, FittedModel
 from automl.paths import workspace_dir
 from automl.plugins.components import LoadRequest, MetricSpec
 from automl.plugins.manager import Plugins, get_plugins
-from automl.registration import register_winner
-from automl.run_summary import PhaseTimes, budget_report, run_summary
 from automl.search.budget import EarlyStop
 from automl.search.candidates import ConfigChoice, choose_configs
 from automl.search.in_driver import evaluate_in_driver
@@ -49,6 +46,9 @@ from automl.search.progress import SearchProgress
 from automl.search.ray_session import ray_session, wait_for_ray_stop, warm_driver
 from automl.search.retrain import could_retrain, plan_mode
 from automl.search.tuner import SearchOutcome, run_search
+from automl.train.export import export_model
+from automl.train.registration import register_winner
+from automl.train.summary import PhaseTimes, budget_report, run_summary
 
 _P = ParamSpec("_P")
 # Completed trials without a gain beyond noise after which a search stops early (at least one per

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from automl.errors import UserError
-from automl.invokes.record import naive_utc
+from automl.store.invokes.record import naive_utc
 
 DEFAULT_RETENTION_DAYS = 90.0  # the default of the recipe's deploy.retention_days
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from automl.data.content_id import bytes_content_id
 from automl.errors import UserError
-from automl.invokes.layout import InvokePaths
+from automl.store.invokes.layout import InvokePaths
 
 
 def blob_path(root: Path, key: str) -> Path:

@@ -3,18 +3,18 @@ of the production version's recipe), the invokes of models no longer registered 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from automl.cli.args import Args, emit
 from automl.errors import UserError, did_you_mean
-from automl.invokes import query_invokes
-from automl.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, check_days
-from automl.invokes.retention import gc
 from automl.registry.store import ModelStore
+from automl.store.invokes import query_invokes
+from automl.store.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, check_days
+from automl.store.invokes.retention import gc
 
 
 def recipe_retention(meta: Mapping[str, Any], ref: str) -> float | None:
@@ -85,30 +85,6 @@ def _check_model(workspace: Path | str, model: str, registered: Mapping[str, obj
         )
 
 
-def parse_days(text: str | None) -> float | None:
-    """``retention_days=N``: days to keep for every model, instead of each model's recipe."""
-    if text is None:
-        return None
-    try:
-        days = float(text)
-    except ValueError:
-        days = math.nan
-    if not (math.isfinite(days) and days >= 0):
-        raise UserError(
-            f"retention_days={text}: give the days to keep as a number >= 0 (e.g. retention_days=30), "
-            "or leave it out to keep each model's deploy.retention_days."
-        )
-    return days
-
-
-def parse_dry_run(text: str | None) -> bool:
-    if text is None or text.lower() == "false":
-        return False
-    if text.lower() == "true":
-        return True
-    raise UserError(f"dry_run={text}: use dry_run=true to count what gc would delete without deleting it.")
-
-
 def describe(result: GcResult, workspace: Path, registered: list[str]) -> str:
     """One line per model (its retention, cutoff and what went), then the totals."""
     verb = "would delete" if result.dry_run else "deleted"
@@ -126,3 +102,23 @@ def describe(result: GcResult, workspace: Path, registered: list[str]) -> str:
     tail = "; dry run, nothing was deleted" if result.dry_run else ""
     lines.append(f"total: {verb} {result.invokes} invokes, {result.blobs} input files{tail}")
     return "\n".join(lines)
+
+
+def cmd_gc(args: Args, sub: list[str]) -> int:
+    from automl.paths import workspace_dir
+
+    workspace = workspace_dir(args.get("workspace"))
+    model = args.get("model")
+    days = args.number(
+        "retention_days",
+        None,
+        "give the days to keep as a number >= 0 (e.g. retention_days=30), "
+        "or leave it out to keep each model's deploy.retention_days",
+        low=0.0,
+    )
+    dry_run = args.flag("dry_run", "use dry_run=true to count what gc would delete without deleting it")
+    args.finish("gc")
+    result = gc_by_recipe(workspace, model, days, dry_run=dry_run)
+    text = describe(result, workspace, ModelStore(workspace).names())
+    emit(args, {"workspace": str(workspace), **result.to_json()}, text)
+    return 0

@@ -18,13 +18,13 @@ from automl.clock import utc_now
 from automl.config.schema import Recipe
 from automl.data.table import ExampleTable
 from automl.evaluate.leaderboard import Candidate
-from automl.export import ExportOutcome
 from automl.features.prepare import Prepared
 from automl.features.views import FEATURES_VIEW
-from automl.model import FittedModel
+from automl.model.fitted import FittedModel
 from automl.plugins.manager import Plugins
 from automl.registry.promote import promote_if_better
 from automl.registry.store import ModelStore
+from automl.train.export import ExportOutcome
 
 CORE_PACKAGES = ("automl", "scikit-learn", "numpy", "pandas", "ray", "hydra-core", "pluggy")
 

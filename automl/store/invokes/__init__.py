@@ -8,14 +8,14 @@ model (``deploy.retention_days``). See docs/invoke-log.md.
 
 from __future__ import annotations
 
-from automl.invokes.blobs import read_blob
-from automl.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, ModelGc
-from automl.invokes.layout import InvokePaths
-from automl.invokes.reader import query_invokes, read_invokes
-from automl.invokes.record import ROUTES, InvokeRecord
-from automl.invokes.retention import gc
-from automl.invokes.store import StoreMovedAside
-from automl.invokes.writer import InvokeWriter, WriterStats
+from automl.store.invokes.blobs import read_blob
+from automl.store.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, ModelGc
+from automl.store.invokes.layout import InvokePaths
+from automl.store.invokes.reader import query_invokes, read_invokes
+from automl.store.invokes.record import ROUTES, InvokeRecord
+from automl.store.invokes.retention import gc
+from automl.store.invokes.store import StoreMovedAside
+from automl.store.invokes.writer import InvokeWriter, WriterStats
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",

@@ -1,9 +1,11 @@
-"""``automl models``: list versions with their metrics, aliases and traffic; delete a version."""
+"""``automl models``: list versions with their metrics, aliases and traffic; delete a version;
+promote, roll back and abort (``automl.cli.promote`` says what changed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from automl.cli.args import Args, emit
 from automl.errors import UserError
 from automl.paths import workspace_dir
 from automl.registry.refs import ModelRef
@@ -63,3 +65,36 @@ def delete_version(ref: str, workspace: str | None) -> dict[str, Any]:
     name, version = store.resolve(parsed)
     store.delete(name, version)
     return {"name": name, "version": version}
+
+
+def cmd_models(args: Args, sub: list[str]) -> int:
+    action = sub[0] if sub else "list"
+    if action == "list":
+        rows = list_versions(args.get("workspace"), args.get("model"))
+        args.finish("models")
+        emit(args, rows, render_versions(rows))
+    elif action == "delete":
+        ref, workspace = args.require("model", "NAME:VERSION to delete"), args.get("workspace")
+        args.finish("models delete")
+        deleted = delete_version(ref, workspace)
+        emit(args, deleted, f"deleted {deleted['name']}:{deleted['version']}")
+    elif action == "promote":
+        from automl.cli.promote import promote_version
+
+        ref = args.require("model", "NAME:VERSION to promote")
+        share = args.integer(
+            "canary", None, -(2**31), 2**31, "give the canary's share of traffic in whole percent, e.g. canary=10"
+        )
+        shadow = args.flag("shadow", "use shadow=true to run the version in shadow (or leave shadow= out)")
+        workspace = args.get("workspace")
+        args.finish("models promote")
+        emit(args, *promote_version(ref, share, shadow, workspace))
+    elif action in ("rollback", "abort"):
+        from automl.cli.promote import abort_rollout, rollback_model
+
+        ref, workspace = args.require("model", f"the NAME of the model to {action}"), args.get("workspace")
+        args.finish(f"models {action}")
+        emit(args, *(rollback_model if action == "rollback" else abort_rollout)(ref, workspace))
+    else:
+        raise UserError(f"automl models {action}: unknown action; use list, promote, rollback, abort or delete.")
+    return 0

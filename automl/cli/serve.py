@@ -1,0 +1,52 @@
+"""``automl serve``: the models behind one HTTP server until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from automl.cli.args import Args
+from automl.errors import UserError
+from automl.serve.config import DEFAULT_BACKEND, ServeConfig, build_config
+
+DAY_S = 86_400.0
+
+
+def serve_config(args: Args, workspace: Path) -> ServeConfig:
+    """The server's config from ``model=NAME`` or ``models=[a,b]`` and the typed options, checked
+    against the workspace."""
+    model, models_text = args.get("model"), args.get("models")
+    if bool(model) == bool(models_text):
+        raise UserError("automl serve: give model=NAME or models=[a,b] (one of them).")
+    names = [model] if model else args.names("models") or []
+
+    def seconds(key: str, default: float) -> float:
+        hint = f"expected seconds above 0 (at most a day), e.g. {key}={default:g}"
+        value = args.number(key, default, hint, low=0.0, high=DAY_S, above=True)
+        assert value is not None
+        return value
+
+    def whole(key: str, default: int, low: int, high: int) -> int:
+        value = args.integer(key, default, low, high)
+        assert value is not None
+        return value
+
+    options = dict(
+        host=args.get("host") or "127.0.0.1",
+        port=whole("port", 8000, 1, 65535),
+        workers=whole("workers", 1, 1, 64),
+        max_inflight=whole("max_inflight", 64, 1, 100_000),
+        timeout_s=seconds("timeout_s", 30.0),
+        grace_s=seconds("grace_s", 60.0),
+        max_inputs=whole("max_inputs", 256, 1, 100_000),
+        max_body_bytes=whole("max_body_bytes", 1024 * 1024, 1024, 2**31),
+        backend=args.get("backend") or DEFAULT_BACKEND,
+    )
+    args.finish("serve")
+    return build_config(workspace, names, **options)
+
+
+def cmd_serve(args: Args, sub: list[str]) -> int:
+    from automl.paths import workspace_dir
+    from automl.serve.supervisor import serve
+
+    return serve(serve_config(args, workspace_dir(args.get("workspace"))))
