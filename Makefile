@@ -14,6 +14,7 @@ test-fast:
 
 lint:
 	.venv/bin/ruff check automl plugins tests bench
+	.venv/bin/lint-imports
 
 bench:
 	.venv/bin/python bench/bench_cli.py
