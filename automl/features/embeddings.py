@@ -3,13 +3,12 @@
 Layout: ``<workspace>/cache/embeddings/<hash of identity>/`` with ``identity.txt`` and shards
 ``shard-*.npz`` (``ids``, ``vectors``). New vectors go to a new shard, so a run that adds 100
 examples embeds and writes only those 100; readers never see a half-written shard (write, then
-rename).
+rename, with fsyncs: ``automl.durable``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from automl import durable
 from automl.plugins.components import Embedder
 
 
@@ -50,11 +50,11 @@ class EmbeddingCache:
         if not len(ids):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "identity.txt").write_text(self.identity)
+        durable.write_text(self.folder / "identity.txt", self.identity)
         name = f"shard-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
-        tmp = self.folder / f".{name}.npz"
-        np.savez(tmp, ids=np.asarray(ids, dtype=str), vectors=vectors.astype(np.float32))
-        os.replace(tmp, self.folder / f"{name}.npz")
+        ids_array, vectors32 = np.asarray(ids, dtype=str), vectors.astype(np.float32)
+        # a file object, not a path: np.savez would add ".npz" to the temp name
+        durable.write_with(self.folder / f"{name}.npz", lambda f: np.savez(f, ids=ids_array, vectors=vectors32))
 
 
 def _first_missing(ids: Sequence[str], known: dict[str, np.ndarray]) -> list[int]:

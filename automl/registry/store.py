@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from automl import durable
 from automl.errors import UserError
 from automl.registry.bundle import read_meta, read_model, write_bundle
 from automl.registry.refs import ModelRef
@@ -31,13 +32,8 @@ ROLLOUT_FILE = "rollout.json"
 
 
 def _write_json(path: Path, data: Any, sort_keys: bool = True) -> None:
-    """Write ``path`` whole or not at all: a temp file next to it, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``path`` whole or not at all, and durably (``automl.durable``)."""
+    durable.write_text(path, json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
 
 
 class ModelStore:

@@ -14,7 +14,6 @@ import fcntl
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from automl import durable
 from automl.clock import utc_now
 from automl.errors import UserError
 
@@ -77,11 +77,7 @@ class KeyStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             entries = self.entries()
             yield entries
-            tmp = self.path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"keys": [asdict(e) for e in entries]}, f, indent=2)
-            os.replace(tmp, self.path)
+            durable.write_text(self.path, json.dumps({"keys": [asdict(e) for e in entries]}, indent=2), mode=0o600)
 
     def add(self, model: str, note: str = "") -> tuple[KeyEntry, str]:
         """A new key for ``model``: its entry, and the key itself (shown once, never stored)."""

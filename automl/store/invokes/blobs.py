@@ -6,11 +6,10 @@ invoke is named by the same id as the image everywhere else.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from automl import durable
 from automl.data.content_id import bytes_content_id
 from automl.errors import UserError
 from automl.store.invokes.layout import InvokePaths
@@ -26,9 +25,7 @@ def put_blob(root: Path, data: bytes) -> str:
     path = blob_path(root, key)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{key}-{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # a reader sees the whole file or none
+        durable.write_bytes(path, data)  # a reader sees the whole file or none
     return key
 
 
@@ -54,7 +51,7 @@ def remove_unreferenced(root: Path, keep: Iterable[str]) -> int:
         for path in folder.iterdir():
             if path.name not in keep:
                 path.unlink(missing_ok=True)
-                removed += not path.name.startswith(".tmp-")
+                removed += not path.name.startswith(durable.TEMP_PREFIX)
         if not any(folder.iterdir()):
             folder.rmdir()
     return removed

@@ -1,15 +1,15 @@
 """The request a ``gc`` leaves for a running server's writer (the store's owner), and the
-answer the writer leaves back: JSON files beside the store, each written whole (rename)."""
+answer the writer leaves back: JSON files beside the store, each written whole and durably (``automl.durable``)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from automl import durable
 from automl.errors import UserError
 from automl.store.invokes.gc_rules import GcResult, Retention
 from automl.store.invokes.layout import InvokePaths
@@ -86,6 +86,4 @@ def read_answer(request: Path) -> GcResult | None:
 
 
 def _write_json(path: Path, data: dict[str, object]) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    durable.write_text(path, json.dumps(data))

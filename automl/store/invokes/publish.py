@@ -1,10 +1,10 @@
 """Published parts: immutable Parquet files that readers query without touching the writer's lock.
 
 A part is named by the range of ``seq`` it holds, ``part-<first>-<last>.parquet``. It appears whole
-(written to a temp name, synced, then renamed) or not at all; a temp file left by a crash is
-ignored by readers and removed by the next owner. A merged part covers the ranges of the parts it
-replaces, so a reader that lists both in the moment between the rename and the deletes keeps the
-merged one (``visible``).
+(written to a temp name, synced, renamed, the folder synced: ``automl.durable``) or not at all; a
+temp file left by a crash is ignored by readers and removed by the next owner. A merged part
+covers the ranges of the parts it replaces, so a reader that lists both in the moment between the
+rename and the deletes keeps the merged one (``visible``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from automl import durable
 from automl.store.invokes.record import SCHEMA
 
 _NAME = re.compile(r"^part-(\d{16})-(\d{16})\.parquet$")
-TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = durable.TEMP_PREFIX
 
 
 @dataclass(frozen=True, order=True)
@@ -76,10 +77,8 @@ def replace_part(part: Part, table: pa.Table) -> None:
 
 
 def _write_atomically(final: Path, table: pa.Table) -> None:
-    tmp = final.with_name(f"{TEMP_PREFIX}{final.name}")
-    pq.write_table(table.cast(SCHEMA), tmp)
-    sync_file(tmp)
-    os.replace(tmp, final)
+    with durable.atomic_path(final) as tmp:
+        pq.write_table(table.cast(SCHEMA), tmp)
 
 
 def read_part(part: Part) -> pa.Table:
@@ -99,8 +98,4 @@ def clean(folder: Path) -> None:
 
 
 def sync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    durable.fsync_file(path)
