@@ -1,33 +1,6 @@
-"""The plugin system: hookspecs, typed component specs, and the registries built from them.
+"""The plugin system: hookspecs, typed component specs, the manager that loads plugins and the
+registries it fills. Plugin authors import from :mod:`automl.plugins.api` and nothing else.
 
-Import what plugin authors need from here: ``hookimpl`` and the ``*Spec`` classes.
+This room imports none of the runtime (an import-linter contract in ``pyproject.toml``), so every
+other room can use it.
 """
-
-from automl.plugins.components import (
-    BackboneSpec,
-    ComponentSpec,
-    Embedder,
-    LoaderSpec,
-    LoadRequest,
-    LoadResult,
-    MetricSpec,
-    TrainContext,
-    TrainerSpec,
-    WeightsUnavailable,
-)
-from automl.plugins.markers import hookimpl, hookspec
-
-__all__ = [
-    "BackboneSpec",
-    "ComponentSpec",
-    "Embedder",
-    "LoadRequest",
-    "LoadResult",
-    "LoaderSpec",
-    "MetricSpec",
-    "TrainContext",
-    "TrainerSpec",
-    "WeightsUnavailable",
-    "hookimpl",
-    "hookspec",
-]

@@ -12,7 +12,7 @@ import pytest
 from automl.config.compose import load_recipe, open_map_overrides
 from automl.config.validate import check_recipe
 from automl.errors import UserError
-from automl.plugins import TrainerSpec, hookimpl
+from automl.plugins.api import TrainerSpec, hookimpl
 from automl.plugins.components import BACKBONE
 from automl.plugins.manager import build_plugins
 from automl.search.candidates import COSTLY_SHARE, affordable, trainer_backbone_pairs

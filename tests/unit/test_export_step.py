@@ -16,7 +16,7 @@ from automl.config.compose import load_recipe
 from automl.config.validate import check_recipe
 from automl.data.table import ExampleTable
 from automl.errors import UserError
-from automl.plugins import ComponentSpec, hookimpl
+from automl.plugins.api import ComponentSpec, hookimpl
 from automl.plugins.manager import build_plugins
 from automl.registry.store import ModelStore
 from automl.testing import specs_of

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import pytest
 
 from automl.errors import UserError
-from automl.plugins import TrainerSpec, hookimpl
+from automl.plugins.api import TrainerSpec, hookimpl
 from automl.plugins.hookspecs import KIND_HOOKS
 from automl.plugins.manager import PluginLoadWarning, build_plugins
 from automl.plugins.registry import PluginError, Registry

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from automl.features.tabular import make_preprocessor
-from automl.plugins import TrainContext, TrainerSpec, hookimpl
+from automl.plugins.api import TrainContext, TrainerSpec, hookimpl, make_preprocessor
 
 # OmegaConf reads these annotations at runtime: keep typing.Optional.
 # ruff: noqa: UP045

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from automl.plugins import ComponentSpec, hookimpl
+from automl.plugins.api import ComponentSpec, hookimpl
 
 
 def server_command(config: Any) -> list[str]:

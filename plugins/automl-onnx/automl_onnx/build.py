@@ -26,7 +26,7 @@ class Built:
 
 
 def _view_kind(view: Any) -> str:
-    from automl.features.views import EmbeddingView, RawView, TabularView
+    from automl.plugins.api import EmbeddingView, RawView, TabularView
 
     if isinstance(view, TabularView):
         return "table"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from automl.evaluate.scoring import decide
+from automl.plugins.api import decide
 from automl_onnx.build import build_graph
 from automl_onnx.config import ExportReport, OnnxExportConfig, QuantizationReport
 from automl_onnx.graph import Unsupported
@@ -261,6 +261,6 @@ class OnnxExporter:
 def _score(metric: Any, y: np.ndarray, proba: np.ndarray, threshold: float | None) -> float:
     if metric is None:
         return float(np.mean(decide(proba, threshold) == y))
-    from automl.evaluate.scoring import score
+    from automl.plugins.api import score
 
     return float(score(metric, y, proba, threshold))

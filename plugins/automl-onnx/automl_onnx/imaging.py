@@ -64,7 +64,7 @@ def _center_crop(img: Any, height: int, width: int) -> Any:
 
 
 def _with_timm(images: list[Any], config: dict[str, Any]) -> np.ndarray:
-    from automl.plugins.torch_compat import ensure_torchvision_importable
+    from automl.plugins.api import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import timm.data

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from automl.plugins import ComponentSpec, hookimpl
+from automl.plugins.api import ComponentSpec, hookimpl
 from automl_onnx.config import OnnxExportConfig
 
 

@@ -48,7 +48,7 @@ class OnnxModel:
         if kind == "table":
             return self._table_feeds(inputs)
         if kind == "image":
-            from automl.data.images import as_rgb
+            from automl.plugins.api import as_rgb
             from automl_onnx.imaging import preprocess
 
             images = [as_rgb(item) for item in inputs]
@@ -91,7 +91,7 @@ class OnnxModel:
             import importlib.util
 
             if importlib.util.find_spec("torch") is not None:  # transformers may import torchvision
-                from automl.plugins.torch_compat import ensure_torchvision_importable
+                from automl.plugins.api import ensure_torchvision_importable
 
                 ensure_torchvision_importable()
             from transformers import AutoTokenizer

@@ -14,7 +14,7 @@ from automl_onnx.config import OnnxExportConfig
 
 from automl.config.validate import typed_options
 from automl.errors import UserError
-from automl.plugins import ComponentSpec
+from automl.plugins.api import ComponentSpec
 from automl.testing import specs_of
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from automl.plugins.weights import HubWeights, InstalledWeights, WeightsSource
+from automl.plugins.api import HubWeights, InstalledWeights, WeightsSource
 
 EFFICIENTNET_PYTORCH = "efficientnet_pytorch"  # key layout of lukemelas/EfficientNet-PyTorch
 

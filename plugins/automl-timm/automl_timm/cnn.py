@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 from torch.nn import functional as F
 
-from automl.data.images import as_rgb
+from automl.plugins.api import as_rgb
 
 
 def decode_images(items: Any, size: int) -> torch.Tensor:

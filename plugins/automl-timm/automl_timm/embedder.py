@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.plugins.torch_compat import ensure_torchvision_importable
+from automl.plugins.api import ensure_torchvision_importable
 
 ensure_torchvision_importable()  # before timm (and before unpickling a saved embedder's timm model)
 
@@ -17,7 +17,7 @@ import timm  # noqa: E402
 import timm.data  # noqa: E402
 import torch  # noqa: E402
 
-from automl.data.images import as_rgb  # noqa: E402
+from automl.plugins.api import as_rgb  # noqa: E402
 
 
 class TimmEmbedder:

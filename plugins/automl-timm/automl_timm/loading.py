@@ -12,9 +12,19 @@ from typing import Any
 
 import torch
 
-from automl.plugins import hf_hub as hub
-from automl.plugins.components import WeightsUnavailable
-from automl.plugins.weights import HubWeights, InstalledWeights, WeightsMismatch, WeightsSource, remap_state_dict
+from automl.plugins.api import (
+    HubWeights,
+    InstalledWeights,
+    WeightsMismatch,
+    WeightsSource,
+    WeightsUnavailable,
+    default_cache_dir,
+    hub_host,
+    hub_reachable,
+    offline_mode,
+    offline_requested,
+    remap_state_dict,
+)
 from automl_timm.configs import TimmBackboneConfig
 from automl_timm.embedder import TimmEmbedder, timm
 from automl_timm.layouts import LAYOUTS
@@ -157,23 +167,23 @@ def pretrained_model(
 
 
 def _from_hub(name: str, cache_dir: str | None, num_classes: int = 0) -> tuple[torch.nn.Module, str]:
-    if hub.offline_requested():
+    if offline_requested():
         offline = "offline: HF_HUB_OFFLINE is set"
-    elif not hub.hub_reachable():
-        offline = "offline: {}:{} is unreachable".format(*hub.hub_host())
+    elif not hub_reachable():
+        offline = "offline: {}:{} is unreachable".format(*hub_host())
     else:
         offline = ""
     try:
         if offline and not _cached_offline(name, cache_dir):
             raise FileNotFoundError(name)
-        with hub.offline_mode() if offline else contextlib.nullcontext():
+        with offline_mode() if offline else contextlib.nullcontext():
             model = timm.create_model(name, pretrained=True, num_classes=num_classes, cache_dir=cache_dir)
     except Exception as err:
         if not _is_fetch_error(err):
             raise
         cfg = timm.models.get_pretrained_cfg(name)
         source = (cfg.hf_hub_id or cfg.url) if cfg is not None else None
-        where = cache_dir or hub.default_cache_dir()
+        where = cache_dir or default_cache_dir()
         raise WeightsUnavailable(
             f"no pretrained weights for {name} ({offline + '; ' if offline else ''}looked for {source} "
             f"in the Hugging Face cache {where}: {type(err).__name__})"

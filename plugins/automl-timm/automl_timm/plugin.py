@@ -12,9 +12,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from automl.plugins import BackboneSpec, ComponentSpec, TrainContext, TrainerSpec, hookimpl
-from automl.plugins.components import BACKBONE, RAW, Embedder
-from automl.plugins.weights import HubWeights, WeightsSource
+from automl.plugins.api import (
+    BACKBONE,
+    RAW,
+    BackboneSpec,
+    ComponentSpec,
+    Embedder,
+    HubWeights,
+    TrainContext,
+    TrainerSpec,
+    WeightsSource,
+    hookimpl,
+)
 from automl_timm.catalogue import CURATED
 from automl_timm.configs import (
     ColorJitterConfig,

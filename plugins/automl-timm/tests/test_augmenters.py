@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from automl_timm import plugin
 
-from automl.plugins import ComponentSpec
+from automl.plugins.api import ComponentSpec
 from automl.testing import specs_of
 
 NAMES = ["flip", "rotate", "crop", "color_jitter", "noise"]

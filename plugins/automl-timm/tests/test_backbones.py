@@ -14,7 +14,7 @@ import pytest
 from automl_timm import plugin
 from automl_timm.configs import TimmBackboneConfig
 
-from automl.plugins import BackboneSpec, WeightsUnavailable
+from automl.plugins.api import BackboneSpec, WeightsUnavailable
 from automl.testing import specs_of
 
 EXPECTED = {

@@ -14,7 +14,7 @@ from automl_timm.finetune import finetune_cost, holdout_mask, trainable_names
 
 from automl.config.validate import typed_options
 from automl.errors import UserError
-from automl.plugins import TrainContext, TrainerSpec
+from automl.plugins.api import TrainContext, TrainerSpec
 from automl.plugins.components import BACKBONE
 from automl.testing import specs_of
 

@@ -11,7 +11,7 @@ from automl_timm import plugin
 
 from automl.config.space import build_space
 from automl.config.validate import typed_options
-from automl.plugins import TrainContext, TrainerSpec
+from automl.plugins.api import TrainContext, TrainerSpec
 from automl.plugins.components import RAW
 from automl.testing import specs_of
 

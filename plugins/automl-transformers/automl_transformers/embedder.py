@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from automl.plugins import WeightsUnavailable
-from automl.plugins.hf_hub import offline_mode
-from automl.plugins.torch_compat import ensure_torchvision_importable
+from automl.plugins.api import WeightsUnavailable, ensure_torchvision_importable, offline_mode
 from automl_transformers.model_dir import model_digest
 
 ensure_torchvision_importable()

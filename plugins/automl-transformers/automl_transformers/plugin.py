@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from automl.plugins import BackboneSpec, Embedder, WeightsUnavailable, hookimpl
-from automl.plugins.weights import InstalledWeights
+from automl.plugins.api import BackboneSpec, Embedder, InstalledWeights, WeightsUnavailable, hookimpl
 from automl_transformers.model_dir import has_tokenizer
 
 # OmegaConf reads these annotations at runtime: keep typing.Optional.

@@ -16,7 +16,7 @@ from automl_transformers.embedder import TextEmbedder
 
 from automl.config.validate import typed_options
 from automl.errors import UserError
-from automl.plugins import WeightsUnavailable
+from automl.plugins.api import WeightsUnavailable
 from automl.testing import specs_of
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
