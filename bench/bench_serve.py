@@ -336,7 +336,7 @@ def start_server(ws: Path, name: str, side: str, tmp: Path) -> Server:
     from automl.serve.local import LocalServer
 
     log = tmp / f"serve-{name}-{side}.log"
-    local = LocalServer.start(ws, [name], log, extra={"log_invokes": side == "on"}, timeout_s=240, workers=1)
+    local = LocalServer.start(ws, [name], log, timeout_s=240, log_invokes=side == "on", workers=1)
     server = Server(side, local)
     deadline = time.monotonic() + 240
     try:

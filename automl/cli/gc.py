@@ -7,21 +7,20 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from automl.cli.args import Args, emit
 from automl.errors import UserError, did_you_mean
+from automl.registry.meta import BundleMeta
 from automl.registry.store import ModelStore
 from automl.store.invokes import query_invokes
 from automl.store.invokes.gc_rules import DEFAULT_RETENTION_DAYS, GcResult, check_days
 from automl.store.invokes.retention import gc
 
 
-def recipe_retention(meta: Mapping[str, Any], ref: str) -> float | None:
+def recipe_retention(meta: BundleMeta, ref: str) -> float | None:
     """``deploy.retention_days`` of the recipe a version was trained by (the default for a version
     saved before the recipe had the key)."""
-    recipe = meta.get("lineage", {}).get("recipe") or meta.get("recipe") or {}
-    deploy = recipe.get("deploy") or {}
+    deploy = meta.recipe.get("deploy") or {}
     if "retention_days" not in deploy:
         return DEFAULT_RETENTION_DAYS
     return check_days(deploy["retention_days"], f"deploy.retention_days of {ref}")
@@ -41,7 +40,7 @@ def registered_retention(workspace: Path | str) -> dict[str, float | None]:
     return retention
 
 
-def _meta(store: ModelStore, name: str, version: int) -> dict[str, Any]:
+def _meta(store: ModelStore, name: str, version: int) -> BundleMeta:
     try:
         return store.meta(name, version)
     except UserError as err:  # e.g. a bundle of an older format

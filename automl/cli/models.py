@@ -28,10 +28,10 @@ def list_versions(workspace: str | None, only: str | None = None) -> list[dict[s
                     "name": name,
                     "version": version,
                     "aliases": sorted(by_version.get(version, [])),
-                    "metric": meta.get("metric"),
-                    "score": meta.get("score"),
-                    "best": meta.get("best", {}).get("trainer"),
-                    "created": meta.get("created"),
+                    "metric": meta.metric,
+                    "score": meta.score,
+                    "best": meta.best.trainer,
+                    "created": meta.created,
                     "route": rollout.route_of(version),  # production, canary, shadow or None
                     "traffic": rollout.traffic(version),  # percent of requests it answers
                 }

@@ -21,7 +21,7 @@ def _media_inputs(predictor: Predictor, path: Path) -> list[str]:
         if not images:
             raise UserError(f"input={path}: no image files in that folder.")
         return images
-    column = predictor.meta.get("input_column") or ("text" if predictor.task == "text_classification" else "image")
+    column = predictor.meta.input_column or ("text" if predictor.task == "text_classification" else "image")
     frame = read_table(path, "input")
     if column not in frame.columns:
         raise UserError(f"input={path}: no column '{column}' (the model reads its inputs from it).")

@@ -50,5 +50,9 @@ class FittedModel:
         n = len(self.classes)
         return sum(m.weight * predict_proba(m.estimator, built[m.view], n) for m in self.members)  # type: ignore[return-value]
 
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class indices for probabilities: the tuned threshold for a binary task, else argmax."""
+        return decide(proba, self.threshold)
+
     def predict_index(self, inputs: Any) -> np.ndarray:
-        return decide(self.predict_proba(inputs), self.threshold)
+        return self.decide(self.predict_proba(inputs))

@@ -9,6 +9,7 @@ import numpy as np
 
 from automl.errors import UserError
 from automl.paths import workspace_dir
+from automl.registry.meta import BundleMeta
 from automl.registry.refs import ModelRef
 from automl.registry.store import ModelStore
 
@@ -16,19 +17,19 @@ from automl.registry.store import ModelStore
 class Predictor:
     """A registered model version, ready to predict over a DataFrame (or a list of row dicts)."""
 
-    def __init__(self, model: Any, meta: dict[str, Any]) -> None:
+    def __init__(self, model: Any, meta: BundleMeta) -> None:
         self.model = model
         self.meta = meta
-        self.name: str = meta["name"]
-        self.version: int = int(meta["version"])
-        self.classes: list[str] = list(meta["classes"])
+        self.name = meta.name
+        self.version = meta.version
+        self.classes = list(meta.classes)
 
     def __repr__(self) -> str:
         return f"Predictor({self.name}:{self.version}, classes={self.classes})"
 
     @property
     def task(self) -> str:
-        return str(self.meta.get("task", "tabular_classification"))
+        return self.meta.task
 
     def _inputs(self, X: Any) -> Any:
         """What the model takes: a DataFrame of rows (tabular), or a list of texts / image paths."""
@@ -68,8 +69,15 @@ class Predictor:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (with the tuned decision threshold, where there is one)."""
-        index = self.model.predict_index(self._inputs(X))
-        return np.asarray(self.classes, dtype=object)[index]
+        return self.labels(self.predict_proba(X).to_numpy())
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class indices for probabilities, by the model's own decision rule (its tuned
+        threshold, where there is one): the one place a prediction's label is chosen."""
+        return np.asarray(self.model.decide(proba))
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classes, dtype=object)[self.decide(proba)]
 
 
 def load(ref: str = "", workspace: str | Path | None = None) -> Predictor:

@@ -34,7 +34,8 @@ from automl.plugins.components import (
 )
 from automl.plugins.hf_hub import default_cache_dir, hub_host, hub_reachable, offline_mode, offline_requested
 from automl.plugins.markers import hookimpl
-from automl.plugins.protocols import DriftDetector, Exporter, Sampler, ServingBackend
+from automl.plugins.protocols import DriftDetector, Exporter, Sampler
+from automl.plugins.serving import Job, Pipeline, RequestError, ServeSettings, ServingApp, ServingBackend, Worker
 from automl.plugins.torch_compat import ensure_torchvision_importable
 from automl.plugins.weights import HubWeights, InstalledWeights, WeightsMismatch, WeightsSource, remap_state_dict
 
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKBONE",
-    "FEATURES",
-    "RAW",
     "BackboneSpec",
     "ComponentSpec",
     "DriftDetector",
@@ -56,17 +55,24 @@ __all__ = [
     "EmbeddingView",
     "Estimator",
     "Exporter",
+    "FEATURES",
     "FittedMember",
     "FittedModel",
     "HubWeights",
     "InstalledWeights",
+    "Job",
     "LoadRequest",
     "LoadResult",
     "LoaderSpec",
     "MetricSpec",
     "NoOptions",
+    "Pipeline",
+    "RAW",
     "RawView",
+    "RequestError",
     "Sampler",
+    "ServeSettings",
+    "ServingApp",
     "ServingBackend",
     "TabularView",
     "TrainContext",
@@ -74,6 +80,7 @@ __all__ = [
     "WeightsMismatch",
     "WeightsSource",
     "WeightsUnavailable",
+    "Worker",
     "as_rgb",
     "decide",
     "default_cache_dir",

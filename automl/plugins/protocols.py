@@ -1,8 +1,8 @@
 """What the core calls on the objects a component's factory returns, one protocol per kind.
 
-Trainers build an ``Estimator`` and backbones an ``Embedder`` (both in ``components``); the rest
-are here. The core never checks these with ``isinstance``: they document the contract, and type
-checkers hold plugins to it.
+Trainers build an ``Estimator`` and backbones an ``Embedder`` (both in ``components``), serving
+backends adapt the core's request pipeline (``serving``); the rest are here. The core never checks
+these with ``isinstance``: they document the contract, and type checkers hold plugins to it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,6 @@ class Exporter(Protocol):
     """
 
     def export(self, model: Any, inputs: Any, folder: Path, **options: Any) -> Any: ...
-
-
-class ServingBackend(Protocol):
-    """What a serving backend's factory returns for a server config: the command that runs the
-    server process (the core's supervisor starts, watches and stops it)."""
-
-    def __call__(self, config: Any) -> list[str]: ...
 
 
 class Sampler(Protocol):

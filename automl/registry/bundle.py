@@ -8,38 +8,32 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import BundleFormatError, UserError
+from automl.registry.meta import BundleMeta
 
-BUNDLE_FORMAT = 2  # 2: FittedModel with views (image and text tasks)
 META_FILE = "bundle.json"
 MODEL_FILE = "model.joblib"
 
 
-def write_bundle(folder: Path, model: Any, meta: dict[str, Any]) -> None:
+def write_bundle(folder: Path, model: Any, meta: BundleMeta) -> None:
     import joblib
 
     folder.mkdir(parents=True, exist_ok=True)
     # A network's float weights barely compress (8% for EfficientNet-Lite0) at 5x the write time;
     # tables' tree ensembles shrink severalfold.
-    networks = meta.get("task") in ("image_classification", "text_classification")
-    joblib.dump(model, folder / MODEL_FILE, compress=0 if networks else 3)
-    (folder / META_FILE).write_text(json.dumps({"format": BUNDLE_FORMAT, **meta}, indent=2, default=str))
+    joblib.dump(model, folder / MODEL_FILE, compress=0 if meta.is_network else 3)
+    (folder / META_FILE).write_text(json.dumps(meta.to_json(), indent=2, default=str))
 
 
-def read_meta(folder: Path) -> dict[str, Any]:
+def read_meta(folder: Path) -> BundleMeta:
     try:
-        meta = json.loads((folder / META_FILE).read_text())
+        data = json.loads((folder / META_FILE).read_text())
     except FileNotFoundError:
         raise UserError(f"{folder}: not a model bundle (no {META_FILE}).") from None
     except json.JSONDecodeError as err:
         raise BundleFormatError(f"{folder / META_FILE} is damaged ({err}); re-run the recipe.") from None
-    fmt = meta.get("format")
-    if fmt != BUNDLE_FORMAT:
-        saved_by = meta.get("lineage", {}).get("packages", {}).get("automl", "an unknown version")
-        raise BundleFormatError(
-            f"{folder} has bundle format {fmt!r} (saved by automl {saved_by}); this automl reads "
-            f"format {BUNDLE_FORMAT}. Install a matching automl or re-run the recipe."
-        )
-    return meta
+    if not isinstance(data, dict):
+        raise BundleFormatError(f"{folder / META_FILE} is not a JSON object; re-run the recipe.")
+    return BundleMeta.from_json(data, str(folder))
 
 
 def read_model(folder: Path) -> Any:
@@ -47,7 +41,7 @@ def read_model(folder: Path) -> Any:
 
     meta = read_meta(folder)
     try:
-        if meta.get("task") in ("image_classification", "text_classification"):
+        if meta.is_network:
             # Their networks unpickle timm / transformers classes, which import torchvision.
             from automl.plugins.torch_compat import ensure_torchvision_importable
 

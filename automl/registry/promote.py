@@ -23,7 +23,11 @@ def promote_if_better(store: ModelStore, name: str, version: int, score: float, 
         better = True
         if state.production is not None:
             previous = store.meta(name, state.production)
-            if previous.get("metric") == metric.name and not metric.better(score, float(previous["score"])):
+            if (
+                previous.metric == metric.name
+                and previous.score is not None
+                and not metric.better(score, previous.score)
+            ):
                 better = False
         promoted.append(better)
         # A promoted version ends the candidate (an older candidate has nothing left to be a

@@ -10,11 +10,12 @@ replaced atomically, so a reader never sees half of one.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from automl import durable
 from automl.errors import UserError
 from automl.registry.bundle import read_meta, read_model, write_bundle
+from automl.registry.meta import BUNDLE_FORMAT, BundleMeta
 from automl.registry.refs import ModelRef
 from automl.registry.rollout import RolloutState
 
@@ -123,7 +125,7 @@ class ModelStore:
             f"{', '.join(f'{a}={v}' for a, v in aliases.items()) or 'none'}; give NAME:VERSION instead."
         )
 
-    def meta(self, name: str, version: int) -> dict[str, Any]:
+    def meta(self, name: str, version: int) -> BundleMeta:
         return read_meta(self._version_dir(name, version))
 
     def load_model(self, name: str, version: int) -> Any:
@@ -131,15 +133,20 @@ class ModelStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def register(self, name: str, model: Any, meta: dict[str, Any], attachments: dict[str, Path] | None = None) -> int:
+    def register(
+        self, name: str, model: Any, meta: BundleMeta | Mapping[str, Any], attachments: dict[str, Path] | None = None
+    ) -> int:
         """Save a new version; returns its number. ``attachments`` (sub-folder name -> folder, e.g.
-        an exported model) are copied into the version before it appears."""
+        an exported model) are copied into the version before it appears. ``meta`` given as a
+        mapping is read as bundle metadata of the current format."""
+        if not isinstance(meta, BundleMeta):
+            meta = BundleMeta.from_json({"format": BUNDLE_FORMAT, **meta}, f"metadata of {name}")
         with self._locked(name):
             version = max(self.versions(name), default=0) + 1
             final = self._version_dir(name, version)
             staging = final.with_name(f".{version}.partial")
             shutil.rmtree(staging, ignore_errors=True)
-            write_bundle(staging, model, {**meta, "name": name, "version": version})
+            write_bundle(staging, model, dataclasses.replace(meta, name=name, version=version))
             for sub, folder in (attachments or {}).items():
                 shutil.copytree(folder, staging / sub)
             os.replace(staging, final)

@@ -115,8 +115,7 @@ class Client:
                 detail = json.loads(raw).get("detail", raw.decode(errors="replace"))
             except (ValueError, AttributeError):
                 detail = raw.decode(errors="replace")
-            retry = err.headers.get("Retry-After")
-            raise ServerError(err.code, detail, float(retry) if retry else None) from None
+            raise ServerError(err.code, detail, retry_after_s(err.headers.get("Retry-After"))) from None
         return json.loads(data) if parse else data
 
 
@@ -148,3 +147,22 @@ def _multipart(files: list[bytes]) -> tuple[bytes, str]:
         )
         parts.append(head.encode() + data + b"\r\n")
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds, or an HTTP date (RFC 9110 10.2.3) as seconds
+    from now (0 when past); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

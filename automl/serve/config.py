@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ class ServeConfig:
     max_inputs: int = 256
     backend: str = DEFAULT_BACKEND
     grace_s: float = 60.0
-    extra: dict[str, Any] = field(default_factory=dict)  # backend test options (slow predict; log_invokes)
+    log_invokes: bool = True  # False only to measure what logging costs (bench/bench_serve.py)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -29,6 +28,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_pids(ppid: int) -> list[int]:
+    """Live children of ``ppid`` (Linux ``ps``)."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,stat="], capture_output=True, text=True).stdout.splitlines()
+    return [int(p) for p, pp, st in (line.split() for line in out) if int(pp) == ppid and not st.startswith("Z")]
+
+
 def session_pids(sid: int) -> list[int]:
     """Live (not zombie) processes of session ``sid`` (Linux ``ps``)."""
     out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout.splitlines()
@@ -45,7 +50,7 @@ class LocalServer:
     port: int
     workspace: Path
     log: Path
-    server_pid: int = 0  # the backend's main process (its own session), read from the log
+    server_pid: int = 0  # the server's main process: the supervisor's child, in a session of its own
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -58,21 +63,21 @@ class LocalServer:
         workspace: Path,
         models: list[str],
         log: Path,
-        extra: dict[str, Any] | None = None,
         timeout_s: float = 120,
+        log_invokes: bool = True,
         **options: Any,
     ) -> LocalServer:
         """Start and wait until ``/health`` answers; ``options`` are ``automl serve`` keys
-        (``max_inflight=2``). ``extra`` are backend test options (``{"sleep_s": 0.5}``), which
-        are not on the command line: the supervisor is then called from ``python -c``."""
+        (``max_inflight=2``). ``log_invokes=False`` (benchmarks: what logging costs) is no
+        command-line key: the supervisor is then called from ``python -c`` with the config."""
         port = int(options.pop("port", 0)) or free_port()
-        if extra:
+        if not log_invokes:
             code = (
                 "import sys, json; from automl.serve.config import ServeConfig; "
                 "from automl.serve.supervisor import serve; sys.exit(serve(ServeConfig(**json.loads(sys.argv[1]))))"
             )
-            config = {"workspace": str(workspace), "models": list(models), "port": port, "extra": extra, **options}
-            command = [sys.executable, "-c", code, json.dumps(config)]
+            config = {"workspace": str(workspace), "models": list(models), "port": port, "log_invokes": False}
+            command = [sys.executable, "-c", code, json.dumps({**config, **options})]
         else:
             command = [sys.executable, "-m", "automl", "serve", f"models=[{','.join(models)}]", f"port={port}"]
             command += [f"workspace={workspace}", *(f"{k}={v}" for k, v in options.items())]
@@ -94,8 +99,8 @@ class LocalServer:
             if self.proc.poll() is not None:
                 raise ServerFailed(f"automl serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
             if not self.server_pid:
-                found = re.search(r"pid (\d+)\)", self.log.read_text())
-                self.server_pid = int(found.group(1)) if found else 0
+                children = child_pids(self.proc.pid)
+                self.server_pid = children[0] if children else 0
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
             try:
                 conn.request("GET", "/health")

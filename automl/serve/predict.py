@@ -1,5 +1,5 @@
-"""Predictions for the server: a cache of loaded versions and ``predict`` with the version's
-tuned decision threshold (as ``automl.model.predictor.Predictor.predict`` applies it)."""
+"""Predictions for the server: a cache of loaded versions and ``predict``, which labels by the
+version's own decision rule (``Predictor.labels``, as ``Predictor.predict`` does)."""
 
 from __future__ import annotations
 
@@ -55,11 +55,10 @@ def predict(predictor: Any, inputs: list[Any]) -> Output:
 
     Images arrive as bytes (decoded from base64 by the caller)."""
     from automl.data.content_id import bytes_content_id, row_content_id
-    from automl.evaluate.scoring import decide
 
     model, task = predictor.model, predictor.task
     if task == TABULAR:
-        schema = tabular_schema(model, predictor.meta.get("features") or ())
+        schema = tabular_schema(model, predictor.meta.features or ())
         rows = check_rows(inputs, schema)
         ids = [row_content_id([row[c] for c in schema.columns]) for row in rows]
         proba, vectors = predictor.predict_proba_and_embedding(rows)
@@ -76,10 +75,9 @@ def predict(predictor: Any, inputs: list[Any]) -> Output:
     else:
         raise InputError(f"this server cannot serve a {task} model")
     proba = proba.to_numpy()
-    index = decide(proba, getattr(model, "threshold", None))
     classes = predictor.classes
     return Output(
-        labels=[classes[i] for i in index],
+        labels=list(predictor.labels(proba)),
         scores=[{c: float(v) for c, v in zip(classes, row, strict=True)} for row in proba],
         content_ids=ids,
         embeddings=None if vectors is None else vectors.tolist(),

@@ -17,18 +17,16 @@ import sys
 import time
 from typing import Any
 
-from automl.errors import AutomlError, UserError
+from automl.errors import AutomlError
 from automl.serve.config import ServeConfig
 
 
-def backend_command(config: ServeConfig) -> list[str]:
-    """The server's command line, from the serving backend registered as ``config.backend``."""
-    from automl.plugins.manager import get_plugins
+def server_command(config: ServeConfig) -> list[str]:
+    """The server's main process (``automl.serve.app``), once the backend is known to exist."""
+    from automl.serve.app import serving_backend
 
-    spec = get_plugins().registries["serving_backend"].get(config.backend)
-    if spec.factory is None:
-        raise UserError(f"serving backend {config.backend} has no factory to start a server with.")
-    return list(spec.factory(config))
+    serving_backend(config.backend)
+    return [sys.executable, "-m", "automl.serve.app", config.to_json()]
 
 
 def _kill_group(pgid: int) -> bool:
@@ -42,9 +40,8 @@ def _kill_group(pgid: int) -> bool:
 def serve(config: ServeConfig, out: Any = None) -> int:
     """Run until the server stops; 0 after a clean stop on SIGTERM/SIGINT, 1 if it died by itself."""
     out = out or sys.stderr
-    command = backend_command(config)
-    env = {k: v for k, v in os.environ.items() if k != "LIT_SERVER_API_KEY"}
-    server = subprocess.Popen(command, start_new_session=True, env=env)
+    command = server_command(config)
+    server = subprocess.Popen(command, start_new_session=True)
     stop_at: list[float] = []
     forced: list[str] = []  # why the server was killed rather than stopped
 

@@ -22,6 +22,7 @@ from automl.features.prepare import Prepared
 from automl.features.views import FEATURES_VIEW
 from automl.model.fitted import FittedModel
 from automl.plugins.manager import Plugins
+from automl.registry.meta import BestConfig, BundleMeta
 from automl.registry.promote import promote_if_better
 from automl.registry.store import ModelStore
 from automl.train.export import ExportOutcome
@@ -73,20 +74,20 @@ def register_winner(
     the ``production`` alias if it beats production, else ``candidate``."""
     store = ModelStore(workspace)
     metric = plugins.metrics.get(recipe.eval.metric)
-    meta = {
-        "task": recipe.task.type,
-        "classes": table.classes,
-        "metric": metric.name,
-        "score": winner.score,
-        "score_std": winner.score_std,
-        "threshold": winner.threshold,
-        "features": list(table.features.columns) if FEATURES_VIEW in prepared.views else None,
-        "input_column": recipe.data.text_column or recipe.data.image_column,
-        "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
-        "lineage": _lineage(recipe, run_id, plugins, table, winner),
-        "created": utc_now(),
-        "export": exported.report if exported else None,
-    }
+    meta = BundleMeta(
+        task=recipe.task.type,
+        classes=list(table.classes),
+        metric=metric.name,
+        score=winner.score,
+        score_std=winner.score_std,
+        threshold=winner.threshold,
+        features=list(table.features.columns) if FEATURES_VIEW in prepared.views else None,
+        input_column=recipe.data.text_column or recipe.data.image_column,
+        best=BestConfig(winner.trainer, winner.backbone, dict(winner.params)),
+        lineage=_lineage(recipe, run_id, plugins, table, winner),
+        created=utc_now(),
+        export=exported.report if exported else None,
+    )
     attachments = {"export": exported.folder} if exported and exported.folder else None
     version = store.register(recipe.name, model, meta, attachments=attachments)
     return Registered(version, promote_if_better(store, recipe.name, version, winner.score, metric))

@@ -246,18 +246,18 @@ def test_an_error_body_without_a_json_detail_becomes_the_text(server: FakeServer
     assert info.value.status == 502 and info.value.detail == detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug: Retry-After in its HTTP-date form (RFC 9110 10.2.3, e.g. from a proxy in front "
-    "of the server) makes _call raise ValueError from float() instead of ServerError",
-)
 def test_a_retry_after_date_still_raises_server_error(server: FakeServer) -> None:
+    """Retry-After in its HTTP-date form (RFC 9110 10.2.3, e.g. from a proxy in front of the server)."""
     server.on(
         "POST", "/v1/models/m/predict", Reply(503, {"detail": "busy"}, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
     )
     with pytest.raises(ServerError) as info:
         Client(server.url).predict("m", [1])
-    assert info.value.status == 503
+    assert info.value.status == 503 and info.value.retry_after == 0.0  # a date in the past
+    server.on("POST", "/v1/models/m/predict", Reply(503, {"detail": "busy"}, {"Retry-After": "soon"}))
+    with pytest.raises(ServerError) as info:
+        Client(server.url).predict("m", [1])
+    assert info.value.retry_after is None
 
 
 # --- probes and transport -----------------------------------------------------------------------

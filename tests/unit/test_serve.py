@@ -33,7 +33,7 @@ def test_models_argument() -> None:
 
 
 def test_config_round_trips() -> None:
-    config = ServeConfig("/ws", ("a", "b"), port=9000, extra={"sleep_s": 0.1})
+    config = ServeConfig("/ws", ("a", "b"), port=9000, log_invokes=False)
     assert ServeConfig.from_json(config.to_json()) == config
 
 
@@ -67,32 +67,40 @@ def test_routing_pins_versioned_requests_and_names_the_shadow() -> None:
     assert pinned(2).route == PINNED and PINNED in ROUTES
 
 
-def test_predict_applies_the_tuned_threshold() -> None:
+def test_predict_labels_by_the_models_own_decision_rule() -> None:
+    from automl.evaluate.scoring import decide
+    from automl.model.predictor import Predictor
+    from automl.registry.meta import BundleMeta
+
     proba = np.array([[0.7, 0.3], [0.2, 0.8]])
 
-    class Fake:
-        classes = ["no", "yes"]
-        task = "tabular_classification"
-        meta = {"features": ["age", "city"]}
-        model = SimpleNamespace(threshold=0.25, views={"f": SimpleNamespace(schema=SCHEMA)})
+    class Model:  # the server never reads a threshold attribute: it asks the model to decide
+        views = {"f": SimpleNamespace(schema=SCHEMA)}
 
-        def predict_proba_and_embedding(self, rows: list[dict]) -> tuple[pd.DataFrame, None]:
-            return pd.DataFrame(proba[: len(rows)], columns=self.classes), None
+        def __init__(self, cutoff: float | None) -> None:
+            self.cutoff = cutoff
 
+        def predict_proba_and_embedding(self, rows: pd.DataFrame) -> tuple[np.ndarray, None]:
+            return proba[: len(rows)], None
+
+        def decide(self, p: np.ndarray) -> np.ndarray:
+            return decide(p, self.cutoff)
+
+    meta = BundleMeta(classes=["no", "yes"], features=["age", "city"], name="m", version=1)
     rows = [{"age": 30, "city": "oslo"}, {"age": 40.0, "city": "rome"}]
-    out = predict(Fake(), rows)
+    out = predict(Predictor(Model(0.25), meta), rows)
     assert out.labels == ["yes", "yes"]  # argmax would say "no" for the first
     assert out.scores[0] == {"no": 0.7, "yes": 0.3}
-    Fake.model = SimpleNamespace(threshold=None, views=Fake.model.views)
-    assert predict(Fake(), rows).labels == ["no", "yes"]
+    assert predict(Predictor(Model(None), meta), rows).labels == ["no", "yes"]
     with pytest.raises(InputError):
-        predict(Fake(), [{"age": "x", "city": "oslo"}])
+        predict(Predictor(Model(0.25), meta), [{"age": "x", "city": "oslo"}])
 
 
 def test_an_embedding_model_returns_the_embedding_it_classified() -> None:
     from automl.features.views import EmbeddingView
     from automl.model.fitted import FittedMember, FittedModel
     from automl.model.predictor import Predictor
+    from automl.registry.meta import BundleMeta
 
     class Lengths:  # an embedder: each text as (length, vowels)
         def embed(self, texts: list[str]) -> np.ndarray:
@@ -104,7 +112,7 @@ def test_an_embedding_model_returns_the_embedding_it_classified() -> None:
     head = LogisticRegression().fit(X, [0, 0, 1, 1])
     model = FittedModel("text_classification", ["short", "long"], {"backbone:len": EmbeddingView(Lengths())},
                         [FittedMember("backbone:len", head, 1.0)])  # fmt: skip
-    meta = {"name": "t", "version": 1, "classes": ["short", "long"], "task": "text_classification"}
+    meta = BundleMeta(name="t", version=1, classes=["short", "long"], task="text_classification")
     out = predict(Predictor(model, meta), ["hi", "a longer text"])
     assert out.labels == ["short", "long"]
     assert out.embeddings == [[2.0, 1.0], [13.0, 4.0]]
@@ -136,6 +144,7 @@ def test_metrics_text_format() -> None:
 
 def test_serve_options_are_checked_against_the_workspace(tmp_path) -> None:
     from automl.registry.store import ModelStore
+
     store = ModelStore(tmp_path)
     from automl.registry.promote import promote
 

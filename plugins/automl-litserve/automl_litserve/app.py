@@ -1,5 +1,6 @@
-"""``build(config) -> LitServer``: our routes on LitServe's app, its `/` and `/info` removed,
-``/ready`` and ``/metrics``, and the uvicorn process's lifespan around LitServe's."""
+"""``build(app) -> LitServer``: our routes on LitServe's app, its `/` and `/info` removed,
+``/ready`` and ``/metrics``, and the uvicorn process's lifespan (the core's pipeline started and
+stopped) around LitServe's."""
 
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ from fastapi import Header, Request
 from fastapi.responses import PlainTextResponse
 from litserve.utils import WorkerSetupStatus
 
-from automl.serve.config import ServeConfig
+from automl.plugins.api import ServingApp
 from automl_litserve.front import AutomlSpec
 from automl_litserve.schema import BODY_DOC, ERRORS, PredictResponse
 from automl_litserve.worker import AutomlAPI
 
 
-def build(config: ServeConfig) -> ls.LitServer:
-    if config.extra.get("num_api_servers", 1) != 1:
-        raise ValueError("the invoke writer lives in the one uvicorn process: num_api_servers must be 1")
-    spec = AutomlSpec(config)
-    api = AutomlAPI(spec, config)
+def build(app_: ServingApp) -> ls.LitServer:
+    """The server; run it with ``num_api_servers=1``: the invoke writer lives in the one uvicorn
+    process."""
+    config = app_.settings
+    spec = AutomlSpec(app_)
+    api = AutomlAPI(spec, app_)
     server = ls.LitServer(
         api,
         accelerator="cpu",
@@ -57,29 +59,18 @@ def build(config: ServeConfig) -> ls.LitServer:
 
     async def ready() -> PlainTextResponse:
         workers = dict(server.workers_setup_status or {})
-        ok = bool(workers) and all(v == WorkerSetupStatus.READY for v in workers.values())
-        # with log_invokes off (benchmarks only) there is no writer to require
-        writing = not spec.log_invokes or (spec.writer is not None and spec.writer.stats().running)
-        ok = ok and not spec.draining and writing
+        workers_ready = bool(workers) and all(v == WorkerSetupStatus.READY for v in workers.values())
+        ok = spec.pipeline is not None and spec.pipeline.ready(workers_ready)
         return PlainTextResponse("ready" if ok else "not ready", status_code=200 if ok else 503)
 
     async def metrics() -> PlainTextResponse:
-        gauges: dict[str, float] = {"automl_inflight_requests": spec.inflight}
+        gauges: dict[str, float] = {}
         try:
             gauges["automl_worker_queue_depth"] = spec.request_queue.qsize()
         except Exception:  # the manager is stopping
             pass
-        if spec.writer is not None:
-            s = spec.writer.stats()
-            gauges.update(
-                {
-                    "automl_invokes_written": s.written,
-                    "automl_invokes_dropped": s.dropped,
-                    "automl_invokes_failed": s.failed,
-                    "automl_invoke_queue_depth": s.queue_depth,
-                }
-            )
-        return PlainTextResponse(spec.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+        text = spec.pipeline.metrics_text(gauges) if spec.pipeline is not None else ""
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     app.add_api_route("/ready", ready, methods=["GET"], include_in_schema=False)
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)

@@ -3,16 +3,16 @@ imports this module): litserve is imported only by the server process."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from typing import Any
 
-from automl.plugins.api import ComponentSpec, hookimpl
+from automl.plugins.api import ComponentSpec, ServingApp, hookimpl
 
 
-def server_command(config: Any) -> list[str]:
-    """The server's main process: ``python -m automl_litserve.main CONFIG_JSON``."""
-    return [sys.executable, "-m", "automl_litserve.main", config.to_json()]
+def run_server(app: ServingApp) -> int:
+    """Run LitServe for ``app`` until SIGTERM/SIGINT (called in the server's main process)."""
+    from automl_litserve.main import run
+
+    return run(app)
 
 
 @hookimpl
@@ -21,6 +21,6 @@ def register_serving_backends(register: Callable[[ComponentSpec], None]) -> None
         ComponentSpec(
             name="litserve",
             description="LitServe: one HTTP server for one or more models, inference in worker processes.",
-            factory=server_command,
+            factory=run_server,
         )
     )

@@ -1,10 +1,11 @@
 """Conformance checks a plugin's own tests call, as scikit-learn's ``check_estimator`` does.
 
-    from automl.testing import check_trainer
+    from automl.testing import check_trainer, specs_of
     from my_plugin import plugin
 
     def test_my_trainer_conforms():
-        check_trainer(spec_of(plugin, "my_trainer"))
+        for spec in specs_of(plugin, "register_trainers"):
+            check_trainer(spec)
 
 Each check raises ``AssertionError`` with a message that says what the component got wrong.
 """
