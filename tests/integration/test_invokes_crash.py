@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from automl.store.invokes import InvokePaths, InvokeRecord, InvokeWriter, StoreMovedAside, read_invokes
+from automl.store.invokes import InvokePaths, InvokeWriter, StoreMovedAside, read_invokes
+from tests.helpers import record, wait_for
 
 RATE = 1000  # invokes per second
 
@@ -36,12 +37,8 @@ while True:
     if now >= report:
         print(n, writer.stats().dropped, flush=True)
         report += 0.1
-    time.sleep(0.002)
+    time.sleep(0.002)  # the pace of the load, not a wait for anything
 """
-
-
-def record(i: int) -> InvokeRecord:
-    return InvokeRecord("income", 1, "production", f"c{i}", {"n": i}, "yes", {"yes": 1.0}, 1.0)
 
 
 @pytest.mark.slow
@@ -53,17 +50,18 @@ def test_kill_9_under_load_loses_at_most_the_last_second(workspace: Path):
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
+        # another process reads while the child holds the database, which DuckDB would refuse it
+        with pytest.raises(duckdb.IOException, match="lock"):
+            duckdb.connect(str(paths.db), read_only=True)
         start = time.monotonic()
-        seen_while_running: list[int] = []
+        seen_while_running = 0
         while True:
             logged, dropped = map(int, child.stdout.readline().split())
             elapsed = time.monotonic() - start
-            if elapsed >= 1.6 and not seen_while_running:
-                # another process reads while the child holds the database, which DuckDB would refuse it
-                with pytest.raises(duckdb.IOException, match="lock"):
-                    duckdb.connect(str(paths.db), read_only=True)
-                seen_while_running.append(len(read_invokes(workspace)))
-            if elapsed >= 2.5:
+            if not seen_while_running:  # poll (a read per count line) until the child has published rows
+                seen_while_running = len(read_invokes(workspace))
+                assert seen_while_running or elapsed < 60, "the child published nothing in 60 s of logging"
+            elif elapsed >= 2.5:  # 2.5 s of load: the length of the run, not a wait for anything
                 child.kill()  # SIGKILL, right after its latest count
                 break
     finally:
@@ -71,7 +69,7 @@ def test_kill_9_under_load_loses_at_most_the_last_second(workspace: Path):
         child.wait()
         child.stdout.close()  # type: ignore[union-attr]
 
-    assert dropped == 0 and seen_while_running[0] > 0
+    assert dropped == 0 and seen_while_running > 0
     published_at_kill = len(read_invokes(workspace))
     InvokeWriter(workspace).start().close()  # reopen: DuckDB replays its WAL; unpublished rows get published
     frame = read_invokes(workspace)
@@ -112,8 +110,7 @@ def test_a_corrupt_wal_is_moved_aside_with_its_database(workspace: Path, tmp_pat
     paths = InvokePaths(workspace)
     w = InvokeWriter(workspace, flush_interval_s=0.02).start()
     w.log(record(0))
-    while w.stats().written < 1:
-        time.sleep(0.01)
+    wait_for(lambda: w.stats().written >= 1, timeout=30, what="the writer to commit the row")
     # copy the files while the writer is up (what a kill -9 leaves: a database and its WAL), then spoil the WAL
     wal = paths.db.with_name(paths.db.name + ".wal")
     saved = tmp_path / "saved"

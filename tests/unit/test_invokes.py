@@ -3,56 +3,26 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pytest
 
 from automl.errors import UserError
-from automl.store.invokes import InvokePaths, InvokeRecord, InvokeWriter, gc, query_invokes, read_blob, read_invokes
+from automl.store.invokes import InvokePaths, InvokeWriter, gc, query_invokes, read_blob, read_invokes
+from automl.store.invokes import writer as writer_module
 from automl.store.invokes.compact import CompactPolicy, compact
 from automl.store.invokes.publish import list_parts, write_part
 from automl.store.invokes.record import SCHEMA
 from automl.store.invokes.store import open_store
+from tests.helpers import db_count, record, wait_for
 
 FAST = {"flush_interval_s": 0.02, "publish_interval_s": 0.05}
-
-
-def record(i: int = 0, **changes: Any) -> InvokeRecord:
-    fields: dict[str, Any] = {
-        "model": "income",
-        "version": 3,
-        "route": "production",
-        "content_id": f"c{i}",
-        "input": {"age": 39, "city": "oslo", "n": i},
-        "label": "yes",
-        "scores": {"yes": 0.75, "no": 0.25},
-        "latency_ms": 1.5,
-        "key_id": "key-1",
-    }
-    return InvokeRecord(**{**fields, **changes})
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> float:
-    """Seconds until ``condition()`` held; fails the test after ``timeout_s``."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout_s, "timed out"
-        time.sleep(0.02)
-    return time.monotonic() - start
-
-
-def db_count(workspace: Path, where: str = "true") -> int:
-    con = duckdb.connect(str(InvokePaths(workspace).db), read_only=True)
-    try:
-        return con.execute(f"SELECT count(*) FROM invokes WHERE {where}").fetchall()[0][0]
-    finally:
-        con.close()
 
 
 def blob_files(workspace: Path) -> list[str]:
@@ -116,19 +86,24 @@ def test_a_bad_record_is_counted_not_raised(workspace: Path):
 def test_a_reader_works_while_the_writer_holds_the_database(writer: InvokeWriter, workspace: Path):
     for i in range(50):
         writer.log(record(i, route="canary" if i % 5 == 0 else "production"))
-    wait_for(lambda: len(read_invokes(workspace)) == 50)
+    wait_for(lambda: len(read_invokes(workspace)) == 50, timeout=30, what="50 rows published while the writer runs")
     assert writer.stats().running
     counts = query_invokes(workspace, "SELECT route, count(*) AS n FROM invokes GROUP BY route ORDER BY route")
     assert counts.to_dict("records") == [{"route": "canary", "n": 10}, {"route": "production", "n": 40}]
     assert read_invokes(workspace, model="other").empty
 
 
-def test_readers_see_new_rows_within_two_seconds(workspace: Path):
+def test_readers_see_new_rows_while_the_writer_runs_with_the_default_intervals(workspace: Path):
     with InvokeWriter(workspace) as w:  # the default intervals
+        # how stale a reader's view can be (docs/invoke-log.md: "at most about 1.3 s") is set by these
+        assert w.flush_interval_s + w.publish_interval_s <= 1.3
+        # the rows must show up while the writer runs, not only at close(); the deadlines bound a
+        # hang on this shared machine, they do not time the writer
         w.log(record(0))
-        assert wait_for(lambda: len(read_invokes(workspace)) == 1) < 2.0
+        wait_for(lambda: len(read_invokes(workspace)) == 1, timeout=30, what="the first row to be published")
         w.log(record(1))
-        assert wait_for(lambda: len(read_invokes(workspace)) == 2) < 2.0
+        wait_for(lambda: len(read_invokes(workspace)) == 2, timeout=30, what="the second row to be published")
+        assert w.stats().running
 
 
 def test_close_writes_and_publishes_everything(workspace: Path):
@@ -144,9 +119,12 @@ def test_close_writes_and_publishes_everything(workspace: Path):
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking(workspace: Path):
     w = InvokeWriter(workspace, max_queue=10, **FAST)  # not started yet: nothing takes from the queue
-    start = time.monotonic()
-    accepted = [w.log(record(i)) for i in range(25)]
-    assert time.monotonic() - start < 0.5
+    accepted: list[bool] = []
+    # in a thread, so that a log() that blocks on the full queue fails the test instead of hanging it
+    caller = threading.Thread(target=lambda: accepted.extend(w.log(record(i)) for i in range(25)), daemon=True)
+    caller.start()
+    caller.join(timeout=30)
+    assert not caller.is_alive(), "log() blocked on a full queue"
     assert accepted == [True] * 10 + [False] * 15
     assert (w.stats().dropped, w.stats().queue_depth) == (15, 10)
     w.start()
@@ -176,11 +154,15 @@ def test_gc_while_a_writer_runs_is_carried_out_by_the_writer(writer: InvokeWrite
     now = datetime.now(timezone.utc)
     writer.log(record(0, ts=now - timedelta(days=30), input=b"old image"))
     writer.log(record(1, ts=now))
-    wait_for(lambda: len(read_invokes(workspace)) == 2)
-    result = gc(workspace, default_days=7, now=now, timeout_s=10)
+    wait_for(lambda: len(read_invokes(workspace)) == 2, timeout=30, what="both rows to be published")
+    result = gc(workspace, default_days=7, now=now, timeout_s=60)
     assert (result.db_rows, result.published_rows, result.blobs) == (1, 1, 1)
     writer.log(record(2))
-    wait_for(lambda: read_invokes(workspace)["content_id"].tolist() == ["c1", "c2"])
+    wait_for(
+        lambda: read_invokes(workspace)["content_id"].tolist() == ["c1", "c2"],
+        timeout=30,
+        what="the row logged after gc to be published next to the one gc kept",
+    )
 
 
 def test_gc_of_a_workspace_without_invokes_does_nothing(workspace: Path):
@@ -260,21 +242,28 @@ def test_compaction_merges_small_parts_and_readers_never_see_a_row_twice(workspa
     assert [(p.first, p.last) for p in list_parts(folder)] == [(1, 10)]
 
 
-def test_readers_never_see_a_row_twice_or_fail_while_parts_are_merged(workspace: Path):
+def test_readers_never_see_a_row_twice_or_fail_while_parts_are_merged(workspace: Path, monkeypatch: pytest.MonkeyPatch):
+    merges: list[int] = []  # merges made by each of the compactor's passes
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        merges.append(compact(*args, **kwargs))
+        return merges[-1]
+
+    monkeypatch.setattr(writer_module, "compact", counted)
     policy = CompactPolicy(fan_in=2, base_bytes=1 << 20)  # merge as often as possible
-    reads = 0
+    reads = i = 0
     with InvokeWriter(workspace, compact_interval_s=0.02, compact_policy=policy, **FAST) as w:
-        deadline = time.monotonic() + 1.0
-        i = 0
-        while time.monotonic() < deadline:
+        # log and read until the compactor has merged parts under the readers a few times
+        deadline = time.monotonic() + 60
+        while reads < 10 or sum(merges) < 5:
+            assert time.monotonic() < deadline, f"60 s: {reads} reads, {sum(merges)} merges; the compactor is stuck"
             for _ in range(10):
                 w.log(record(i))
                 i += 1
             seqs = read_invokes(workspace)["seq"].tolist()
             assert seqs == list(range(1, len(seqs) + 1))
             reads += 1
-    assert reads >= 3 and len(read_invokes(workspace)) == i
-    assert len(list_parts(InvokePaths(workspace).published)) < 5
+    assert len(read_invokes(workspace)) == i
 
 
 def test_seq_never_repeats_after_gc_removed_everything(workspace: Path):
