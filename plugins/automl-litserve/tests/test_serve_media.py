@@ -7,17 +7,14 @@ a row for every answer."""
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +22,7 @@ import pytest
 
 from automl.serve.client import Client, ServerError
 from automl.serve.local import LocalServer
+from tests.helpers import post, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -73,16 +71,6 @@ def served(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     server = LocalServer.start(ws, ["spam_filter", "dog_classifier"], ws.parent / "serve.log")
     yield server, keys
     server.kill()
-
-
-def post(port: int, path: str, body: bytes, key: str | None, ctype: str = "application/json") -> tuple[int, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("POST", path, body=body, headers={"Content-Type": ctype, **({"X-API-Key": key} if key else {})})
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    finally:
-        conn.close()
 
 
 def multipart(*files: bytes) -> tuple[bytes, str]:
@@ -189,8 +177,8 @@ def test_the_log_keeps_inputs_and_embeddings_and_sigint_stops_cleanly(
     answered = [p.invoke_id for p in client.predict("spam_filter", [SPAM, "see you"])]
     answered += [p.invoke_id for p in client.predict("dog_classifier", [image, image])]  # the same bytes twice
     assert server.stop(signal.SIGINT) == 0, server.log.read_text()
-    time.sleep(0.5)
-    assert not server.processes()
+    # the supervisor SIGKILLs what is left of the server as it exits; those take a moment to go
+    wait_for(lambda: not server.processes(), timeout=30, interval=0.2, what="every process of the server to exit")
     rows = read_invokes(server.workspace)
     assert set(answered) <= set(rows["invoke_id"])
     texts = rows[rows["model"] == "spam_filter"].set_index("invoke_id").loc[answered[:2]]
