@@ -51,7 +51,7 @@ class FakeServer:
                 fake.seen.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 reply = fake.replies.get((self.command, self.path)) or Reply(404, {"detail": "Not Found"})
                 if reply.delay_s:
-                    time.sleep(reply.delay_s)
+                    time.sleep(reply.delay_s)  # a slow server on purpose (the timeout test)
                 if isinstance(reply.body, dict | list):
                     data, ctype = json.dumps(reply.body).encode(), "application/json"
                 elif isinstance(reply.body, str):
@@ -288,8 +288,8 @@ def test_a_slow_server_times_out(server: FakeServer) -> None:
     server.on("GET", "/health", Reply(200, "ok", delay_s=1.0))
     server.on("POST", "/v1/models/m/predict", Reply(200, predictions("m", 1, ["a"]), delay_s=1.0))
     client = Client(server.url, timeout_s=0.2)
-    t0 = time.monotonic()
+    # a client that waited out the 1 s would get "ok" and the predictions: these outcomes, not the
+    # wall clock of this shared machine, show that it gave up after its timeout
     assert client.health() is False
     with pytest.raises(OSError):
         client.predict("m", [1])
-    assert time.monotonic() - t0 < 1.5
