@@ -33,7 +33,7 @@ def run(recipe: str, **overrides: Any) -> dict[str, Any]:
     from automl.config.compose import load_recipe
     from automl.train.runner import run_recipe
 
-    return run_recipe(load_recipe(recipe, [_override(k, v) for k, v in overrides.items()]))
+    return run_recipe(load_recipe(recipe, [_override(k, v) for k, v in overrides.items()])).to_json()
 
 
 def load(ref: str, workspace: str | None = None) -> Predictor:

@@ -44,7 +44,7 @@ def _named(store: ModelStore, ref: str, action: str) -> str:
     return parsed.name
 
 
-def _said(name: str, action: str, version: int, change: promotion.Change, line: str) -> tuple[dict[str, Any], str]:
+def _said(name: str, action: str, version: int, change: promotion.Transition, line: str) -> tuple[dict[str, Any], str]:
     """The ``--json`` answer (``before`` and ``after`` without history) and the one-line answer.
     A canary or shadow of another version that the change ended is named at the end of the line."""
     before, after = change

@@ -16,17 +16,17 @@ def cmd_run(args: Args, sub: list[str]) -> int:
 
     recipe = args.require("recipe", RECIPE_HELP)
     summary = run_recipe(load_recipe(recipe, args.overrides("recipe")), started=args.started)
-    model = summary["model"]
+    model, data = summary.model, summary.data
     text = (
-        f"{model['name']} v{model['version']} ({model['alias']}): {summary['metric']} "
-        f"{summary['score']:.4f} ± {summary['score_std']:.4f} over {len(summary['fold_scores'])} folds, "
-        f"best {summary['best']['trainer']}; {summary['trials']} trials ({summary['failed_trials']} failed), "
-        f"{summary['data']['rows']} rows ({summary['data']['skipped']} skipped) in {summary['duration_s']:.1f} s\n"
-        f"summary: {summary['run_dir']}/summary.json"
+        f"{model.name} v{model.version} ({model.alias}): {summary.metric} "
+        f"{summary.score:.4f} ± {summary.score_std:.4f} over {len(summary.fold_scores)} folds, "
+        f"best {summary.best.trainer}; {summary.trials} trials ({summary.failed_trials} failed), "
+        f"{data.rows} rows ({data.skipped} skipped) in {summary.duration_s:.1f} s\n"
+        f"summary: {summary.run_dir}/summary.json"
     )
-    emit(args, summary, text)
-    if model["alias"] != "production":
-        raise NotPromoted(f"{model['name']} v{model['version']} did not beat production; kept as candidate.")
+    emit(args, summary.to_json(), text)
+    if not summary.promoted:
+        raise NotPromoted(f"{model.name} v{model.version} did not beat production; kept as candidate.")
     return 0
 
 

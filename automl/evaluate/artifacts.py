@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from automl.data.table import PROBA_PREFIX, ExampleTable
-from automl.evaluate.leaderboard import Candidate
+from automl.evaluate.leaderboard import LeaderboardEntry
 from automl.evaluate.trials import TrialRecord
 
 
-def leaderboard_rows(board: list[Candidate], trials: list[TrialRecord]) -> list[dict[str, Any]]:
+def leaderboard_rows(board: list[LeaderboardEntry], trials: list[TrialRecord]) -> list[dict[str, Any]]:
     """Every candidate (ranked), then the trials that did not complete, as flat rows."""
     rows: list[dict[str, Any]] = [
         {
@@ -55,7 +55,7 @@ def write_artifacts(
     run_dir: Path,
     table: ExampleTable,
     folds: np.ndarray,
-    winner: Candidate,
+    winner: LeaderboardEntry,
     leaderboard: list[dict[str, Any]],
     importance: list[dict[str, Any]],
 ) -> None:

@@ -29,7 +29,7 @@ class Member:
 
 
 @dataclass
-class Candidate:
+class LeaderboardEntry:
     name: str  # "t007" for a trial, "ensemble"
     members: list[Member]
     oof: np.ndarray
@@ -68,9 +68,9 @@ class Candidate:
 
 def _scored(
     name: str, members: list[Member], oof: np.ndarray, y: np.ndarray, folds: np.ndarray, metric: MetricSpec, tune: bool
-) -> Candidate:
+) -> LeaderboardEntry:
     threshold = tune_threshold(metric, y, oof) if tune else None
-    return Candidate(name, members, oof, threshold, fold_scores(metric, y, oof, folds, threshold))
+    return LeaderboardEntry(name, members, oof, threshold, fold_scores(metric, y, oof, folds, threshold))
 
 
 def build_leaderboard(
@@ -80,7 +80,7 @@ def build_leaderboard(
     metric: MetricSpec,
     tune_thresholds: bool,
     ensemble_rounds: int | None,
-) -> list[Candidate]:
+) -> list[LeaderboardEntry]:
     """Candidates best first; ties keep the earlier (simpler) one. ``ensemble_rounds``: None for
     no ensemble."""
     singles = [
@@ -104,6 +104,6 @@ def build_leaderboard(
     return ranked
 
 
-def _rank(candidates: list[Candidate], metric: MetricSpec) -> list[Candidate]:
+def _rank(candidates: list[LeaderboardEntry], metric: MetricSpec) -> list[LeaderboardEntry]:
     sign = -1.0 if metric.greater_is_better else 1.0
     return sorted(candidates, key=lambda c: sign * c.score)

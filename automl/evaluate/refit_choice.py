@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from automl.evaluate.leaderboard import Candidate
+from automl.evaluate.leaderboard import LeaderboardEntry
 from automl.evaluate.trials import TrialRecord
 
 # A refit expected to take less than this runs even when the budget is spent.
@@ -22,7 +22,7 @@ def _config_key(trainer: str, backbone: str | None, params: dict[str, Any]) -> t
     return trainer, backbone, json.dumps(params, sort_keys=True, default=str)
 
 
-def refit_seconds(candidate: Candidate, trials: list[TrialRecord], n_folds: int) -> float:
+def refit_seconds(candidate: LeaderboardEntry, trials: list[TrialRecord], n_folds: int) -> float:
     """The estimated seconds of refitting ``candidate``'s members on all rows."""
     per_config = {
         _config_key(t.trainer, t.backbone, t.params): (t.work_s or 0.0) / max(1, n_folds - 1)
@@ -33,8 +33,8 @@ def refit_seconds(candidate: Candidate, trials: list[TrialRecord], n_folds: int)
 
 
 def affordable_winner(
-    board: list[Candidate], trials: list[TrialRecord], n_folds: int, seconds_left: float
-) -> tuple[Candidate, str]:
+    board: list[LeaderboardEntry], trials: list[TrialRecord], n_folds: int, seconds_left: float
+) -> tuple[LeaderboardEntry, str]:
     """The candidate to refit, and a note when it is not the top of the leaderboard."""
     cost = {c.name: refit_seconds(c, trials, n_folds) for c in board}
     fitting = [c for c in board if cost[c.name] <= max(seconds_left, ALWAYS_REFIT_S)]

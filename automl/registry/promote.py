@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from automl.errors import UserError
 from automl.plugins.components import MetricSpec
-from automl.registry.rollout import RolloutState
+from automl.registry.rollout import RolloutState, Transition
 from automl.registry.store import CANDIDATE, PRODUCTION, ModelStore
-
-Change = tuple[RolloutState, RolloutState]  # the state before and after
 
 
 def promote_if_better(store: ModelStore, name: str, version: int, score: float, metric: MetricSpec) -> str:
@@ -38,7 +36,7 @@ def promote_if_better(store: ModelStore, name: str, version: int, score: float, 
     return PRODUCTION if promoted[-1] else CANDIDATE
 
 
-def promote(store: ModelStore, name: str, version: int, canary: int | None = None, shadow: bool = False) -> Change:
+def promote(store: ModelStore, name: str, version: int, canary: int | None = None, shadow: bool = False) -> Transition:
     """``version`` becomes production (all traffic), a canary taking ``canary`` % of requests, or a
     shadow. ``version`` must be registered (``store.resolve`` checks it)."""
     if canary is not None and shadow:
@@ -53,7 +51,7 @@ def promote(store: ModelStore, name: str, version: int, canary: int | None = Non
     return store.update_rollout(name, lambda state: state.promoted(version))
 
 
-def rollback(store: ModelStore, name: str) -> Change:
+def rollback(store: ModelStore, name: str) -> Transition:
     """Production goes back to the production version before the current one; a canary or shadow ends."""
 
     def back(state: RolloutState) -> RolloutState:
@@ -68,6 +66,6 @@ def rollback(store: ModelStore, name: str) -> Change:
     return store.update_rollout(name, back)
 
 
-def abort(store: ModelStore, name: str) -> Change:
+def abort(store: ModelStore, name: str) -> Transition:
     """End the canary or shadow; its version stays registered as the (idle) candidate."""
     return store.update_rollout(name, lambda state: state.aborted())

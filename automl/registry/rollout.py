@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from automl.clock import utc_now
 from automl.errors import UserError
@@ -275,3 +275,10 @@ def route(state: RolloutState, key: str | None, rng: RandomSource) -> tuple[int,
     if point < state.percent / 100:
         return state.canary, CANARY
     return state.production, PRODUCTION
+
+
+class Transition(NamedTuple):
+    """A model's rollout state before and after one move (a ``Change`` is a line of its history)."""
+
+    before: RolloutState
+    after: RolloutState

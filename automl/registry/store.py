@@ -25,7 +25,7 @@ from automl.errors import UserError
 from automl.registry.bundle import read_meta, read_model, write_bundle
 from automl.registry.meta import BUNDLE_FORMAT, BundleMeta
 from automl.registry.refs import ModelRef
-from automl.registry.rollout import RolloutState
+from automl.registry.rollout import RolloutState, Transition
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"
@@ -163,9 +163,7 @@ class ModelStore:
         _write_json(folder / ROLLOUT_FILE, state.to_json(), sort_keys=False)
         _write_json(folder / ALIASES_FILE, self._aliases_with(name, state))
 
-    def update_rollout(
-        self, name: str, change: Callable[[RolloutState], RolloutState]
-    ) -> tuple[RolloutState, RolloutState]:
+    def update_rollout(self, name: str, change: Callable[[RolloutState], RolloutState]) -> Transition:
         """Apply ``change`` to the model's rollout state under its lock; returns (before, after).
         An error raised by ``change`` leaves the files as they were."""
         with self._locked(name):
@@ -173,7 +171,7 @@ class ModelStore:
             after = change(before)
             if after != before:
                 self._write_rollout(name, after)
-            return before, after
+            return Transition(before, after)
 
     def set_alias(self, name: str, alias: str, version: int | None) -> None:
         """Point ``alias`` at ``version`` (None removes it). ``production`` and ``candidate`` are

@@ -12,31 +12,24 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any
 
 import numpy as np
 
 from automl.config.validate import typed_options
 from automl.evaluate.cv import TrialData, cross_validate
 from automl.evaluate.scoring import score
-from automl.evaluate.trials import TrialRecord
+from automl.evaluate.trials import TrialConfig, TrialRecord
 from automl.features.views import view_key
 from automl.plugins.manager import Plugins
 from automl.search.progress import SearchProgress, last_line
 
 
-def _evaluate(plugins: Plugins, data: TrialData, config: dict[str, Any], metric: str) -> TrialRecord:
+def _evaluate(plugins: Plugins, data: TrialData, config: TrialConfig, metric: str) -> TrialRecord:
     started = time.perf_counter()
-    base = {
-        "index": config["index"],
-        "trainer": config["trainer"],
-        "params": config["params"],
-        "backbone": config.get("backbone"),
-    }
     try:
-        trainer = plugins.trainers.get(config["trainer"])
-        params = typed_options(trainer.config_cls, config["params"], f"search.space.{trainer.name}")
-        view = view_key(trainer.inputs, config.get("backbone"))
+        trainer = plugins.trainers.get(config.trainer)
+        params = typed_options(trainer.config_cls, config.params, f"search.space.{trainer.name}")
+        view = view_key(trainer.inputs, config.backbone)
         ctx = dataclasses.replace(data.contexts[view], n_jobs=os.cpu_count() or 1)
         metric_spec = plugins.metrics.get(metric)
         scores: list[float] = []
@@ -45,10 +38,10 @@ def _evaluate(plugins: Plugins, data: TrialData, config: dict[str, Any], metric:
             valid = data.folds == k
             scores.append(score(metric_spec, data.y[valid], oof[valid]))
     except Exception as err:  # noqa: BLE001 - recorded like a failed Ray trial; the run goes on
-        return TrialRecord(**base, status="failed", error=last_line(f"{type(err).__name__}: {err}"))
-    return TrialRecord(
-        **base,
-        status="completed",
+        return TrialRecord.of(config, "failed", error=last_line(f"{type(err).__name__}: {err}"))
+    return TrialRecord.of(
+        config,
+        "completed",
         score=float(np.mean(scores)),
         fold_scores=scores,
         work_s=time.perf_counter() - started,
@@ -57,7 +50,7 @@ def _evaluate(plugins: Plugins, data: TrialData, config: dict[str, Any], metric:
 
 
 def evaluate_in_driver(
-    plugins: Plugins, data: TrialData, configs: list[dict[str, Any]], metric: str, progress: SearchProgress | None
+    plugins: Plugins, data: TrialData, configs: list[TrialConfig], metric: str, progress: SearchProgress | None
 ) -> list[TrialRecord]:
     """Every config cross-validated to the end, in order."""
     records = []

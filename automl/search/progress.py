@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from automl.evaluate.trials import TRIAL_CONFIG_KEY, TrialConfig
 from automl.plugins.components import MetricSpec
 
 
@@ -98,13 +99,13 @@ def tune_callback(progress: SearchProgress | None, on_complete: Callable[[dict[s
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             result = self.last.pop(trial.trial_id, None)
             if self.live:
-                self.live.trial_done(trial.config["candidate"]["trainer"], result)
+                self.live.trial_done(TrialConfig.from_json(trial.config[TRIAL_CONFIG_KEY]).trainer, result)
             if self.on_complete:
                 self.on_complete(result or {})
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             if self.live:
                 error = last_line(trial.get_error() if hasattr(trial, "get_error") else None)
-                self.live.trial_done(trial.config["candidate"]["trainer"], None, error=error)
+                self.live.trial_done(TrialConfig.from_json(trial.config[TRIAL_CONFIG_KEY]).trainer, None, error=error)
 
     return _ProgressCallback(progress, on_complete)

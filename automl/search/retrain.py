@@ -14,10 +14,11 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from automl.config.schema import Recipe
 from automl.errors import UserError
+from automl.evaluate.trials import TrialConfig
+from automl.search.run_state import STATE_FILE, RunState
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ModePlan:
     reason: str
     previous_run: str | None = None
     data_change: float | None = None
-    configs: list[dict[str, Any]] = field(default_factory=list)
+    configs: list[TrialConfig] = field(default_factory=list)
 
 
 def recipe_fingerprint(recipe: Recipe) -> str:
@@ -44,24 +45,6 @@ def _last_run(workspace: Path, name: str) -> Path | None:
     return runs[-1].parent if runs else None
 
 
-def _previous_configs(run_dir: Path, top_k: int) -> list[dict[str, Any]]:
-    import pandas as pd
-
-    board = pd.read_csv(run_dir / "leaderboard.csv")
-    singles = board[(board["status"] == "completed") & (board["trainer"] != "ensemble")].sort_values("rank")
-    configs = []
-    for _, row in singles.head(top_k).iterrows():
-        backbone = row.get("backbone")
-        configs.append(
-            {
-                "trainer": row["trainer"],
-                "backbone": None if not isinstance(backbone, str) or not backbone else backbone,
-                "params": json.loads(row["params"]),
-            }
-        )
-    return [{"index": i, **c} for i, c in enumerate(configs)]
-
-
 def could_retrain(recipe: Recipe, workspace: Path) -> bool:
     """Whether :func:`plan_mode` may choose a retrain, known before the data is loaded: a previous
     run exists and (in auto mode) had this very recipe."""
@@ -72,8 +55,8 @@ def could_retrain(recipe: Recipe, workspace: Path) -> bool:
         return False
     if recipe.search.mode == "retrain":
         return True
-    summary = json.loads((previous / "summary.json").read_text())
-    return bool(summary.get("recipe_hash") == recipe_fingerprint(recipe))
+    state = RunState.read(previous)
+    return state is not None and state.recipe_hash == recipe_fingerprint(recipe)
 
 
 def plan_mode(recipe: Recipe, ids: list[str], workspace: Path) -> ModePlan:
@@ -87,20 +70,27 @@ def plan_mode(recipe: Recipe, ids: list[str], workspace: Path) -> ModePlan:
                 f"search.mode=retrain: no previous run of '{recipe.name}' in {workspace}; run a search first."
             )
         return ModePlan("search", "no previous run of this recipe")
-    summary = json.loads((previous / "summary.json").read_text())
+    state = RunState.read(previous)
+    if state is None:
+        if s.mode == "retrain":
+            raise UserError(
+                f"search.mode=retrain: the last run ({previous.name}) was saved by an older automl without "
+                f"{STATE_FILE}; run a search first."
+            )
+        return ModePlan("search", f"the last run has no {STATE_FILE} (saved by an older automl)", previous.name)
     import pandas as pd
 
     before = set(pd.read_parquet(previous / "folds.parquet", columns=["example_id"])["example_id"])
     now = set(ids)
     change = len(before ^ now) / max(1, len(before))
     if s.mode == "auto":
-        if summary.get("recipe_hash") != recipe_fingerprint(recipe):
+        if state.recipe_hash != recipe_fingerprint(recipe):
             return ModePlan("search", "the recipe changed since the last run", previous.name, change)
         if change > s.retrain_max_change:
             return ModePlan(
                 "search", f"the data changed by {change:.0%} > search.retrain_max_change", previous.name, change
             )
-    configs = _previous_configs(previous, s.retrain_top_k)
+    configs = [dataclasses.replace(c, index=i) for i, c in enumerate(state.ranked[: s.retrain_top_k])]
     if not configs:
         if s.mode == "retrain":
             raise UserError(f"search.mode=retrain: the last run ({previous.name}) has no completed configuration.")

@@ -17,6 +17,7 @@ import numpy as np
 from automl.config.validate import typed_options
 from automl.evaluate.cv import TrialData, cross_validate
 from automl.evaluate.scoring import score
+from automl.evaluate.trials import TRIAL_CONFIG_KEY, TrialConfig
 from automl.features.views import view_key
 from automl.plugins.manager import get_plugins
 
@@ -28,14 +29,14 @@ def cv_trial(config: dict[str, Any], data: TrialData | None = None, metric: str 
 
     assert data is not None
     started = time.perf_counter()
-    candidate = config["candidate"]
+    trial = TrialConfig.from_json(config[TRIAL_CONFIG_KEY])
     plugins = get_plugins()
-    trainer = plugins.trainers.get(candidate["trainer"])
+    trainer = plugins.trainers.get(trial.trainer)
     metric_spec = plugins.metrics.get(metric)
-    params = typed_options(trainer.config_cls, candidate["params"], f"search.space.{trainer.name}")
+    params = typed_options(trainer.config_cls, trial.params, f"search.space.{trainer.name}")
     n_folds = int(data.folds.max()) + 1
     scores: list[float] = []
-    view = view_key(trainer.inputs, candidate.get("backbone"))
+    view = view_key(trainer.inputs, trial.backbone)
     for k, oof in cross_validate(trainer, params, data.views[view], data.contexts[view], data.y, data.folds):
         valid = data.folds == k
         scores.append(score(metric_spec, data.y[valid], oof[valid]))

@@ -1,4 +1,4 @@
-"""Run the search on Ray Tune: candidate configs x cross-validation, with ASHA over folds, a time
+"""Run the search on Ray Tune: the planned configs x cross-validation, with ASHA over folds, a time
 budget and a trial cap. Returns one record per trial; failed trials keep their error."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from automl.config.validate import CheckedRecipe
 from automl.errors import UserError
 from automl.evaluate.cv import TrialData
-from automl.evaluate.trials import TrialRecord
+from automl.evaluate.trials import TRIAL_CONFIG_KEY, TrialConfig, TrialRecord
 from automl.plugins.manager import Plugins
 from automl.search.budget import EarlyStop, SearchStop, search_stopper
 from automl.search.progress import SearchProgress, last_line, tune_callback
@@ -39,22 +39,16 @@ class SearchOutcome:
 def _record(result: Any, n_folds: int) -> TrialRecord | None:
     if not result.config:
         return None  # never started before the budget ran out
-    candidate = result.config["candidate"]
-    base = {
-        "index": candidate["index"],
-        "trainer": candidate["trainer"],
-        "params": candidate["params"],
-        "backbone": candidate.get("backbone"),
-    }
+    config = TrialConfig.from_json(result.config[TRIAL_CONFIG_KEY])
     if result.error is not None:
-        return TrialRecord(**base, status="failed", error=last_line(result.error))
+        return TrialRecord.of(config, "failed", error=last_line(result.error))
     metrics = result.metrics or {}
     if "score" not in metrics:
         return None  # never started before the budget ran out
     folds_done = int(metrics.get("folds_done", 0))
-    record = TrialRecord(
-        **base,
-        status="completed" if folds_done == n_folds else "stopped",
+    record = TrialRecord.of(
+        config,
+        "completed" if folds_done == n_folds else "stopped",
         score=float(metrics["score"]),
         fold_scores=[float(s) for s in metrics.get("fold_scores", [])],
         work_s=metrics.get("work_s"),
@@ -70,7 +64,7 @@ def run_search(
     plugins: Plugins,
     data: TrialData,
     run_dir: Path,
-    configs: list[dict[str, Any]],
+    configs: list[TrialConfig],
     progress: SearchProgress | None = None,
     retrain: bool = False,
     budget_s: float | None = None,
@@ -105,7 +99,7 @@ def run_search(
         storage = Path(recipe.ray.storage_path) if recipe.ray.storage_path else run_dir
         tuner = tune.Tuner(
             trainable,
-            param_space={"candidate": tune.grid_search(configs)},
+            param_space={TRIAL_CONFIG_KEY: tune.grid_search([c.to_json() for c in configs])},
             tune_config=tune.TuneConfig(
                 metric="score",
                 mode="max" if metric.greater_is_better else "min",

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from automl.clock import utc_now
 from automl.config.schema import Recipe
 from automl.data.table import ExampleTable
-from automl.evaluate.leaderboard import Candidate
+from automl.evaluate.leaderboard import LeaderboardEntry
 from automl.features.prepare import Prepared
 from automl.features.views import FEATURES_VIEW
 from automl.model.fitted import FittedModel
@@ -42,7 +42,9 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _lineage(recipe: Recipe, run_id: str, plugins: Plugins, table: ExampleTable, winner: Candidate) -> dict[str, Any]:
+def _lineage(
+    recipe: Recipe, run_id: str, plugins: Plugins, table: ExampleTable, winner: LeaderboardEntry
+) -> dict[str, Any]:
     """Where the version comes from: the recipe, the run, the data's hash, the seed, and the versions
     of automl's core packages and of the distributions that gave the winner's trainers and backbones."""
     distributions = sorted(
@@ -66,7 +68,7 @@ def register_winner(
     plugins: Plugins,
     table: ExampleTable,
     prepared: Prepared,
-    winner: Candidate,
+    winner: LeaderboardEntry,
     model: FittedModel,
     exported: ExportOutcome | None,
 ) -> Registered:

@@ -31,7 +31,7 @@ from automl.errors import AutomlError, UserError
 from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
-from automl.evaluate.leaderboard import Candidate, build_leaderboard
+from automl.evaluate.leaderboard import LeaderboardEntry, build_leaderboard
 from automl.evaluate.refit_choice import affordable_winner
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
@@ -40,15 +40,16 @@ from automl.paths import workspace_dir
 from automl.plugins.components import LoadRequest, MetricSpec
 from automl.plugins.manager import Plugins, get_plugins
 from automl.search.budget import EarlyStop
-from automl.search.candidates import ConfigChoice, choose_configs
+from automl.search.configs import ConfigChoice, choose_configs
 from automl.search.in_driver import evaluate_in_driver
 from automl.search.progress import SearchProgress
 from automl.search.ray_session import ray_session, wait_for_ray_stop, warm_driver
-from automl.search.retrain import could_retrain, plan_mode
+from automl.search.retrain import could_retrain, plan_mode, recipe_fingerprint
+from automl.search.run_state import RunState
 from automl.search.tuner import SearchOutcome, run_search
 from automl.train.export import export_model
 from automl.train.registration import register_winner
-from automl.train.summary import PhaseTimes, budget_report, run_summary
+from automl.train.summary import PhaseTimes, RunSummary, budget_report, run_summary
 
 _P = ParamSpec("_P")
 # Completed trials without a gain beyond noise after which a search stops early (at least one per
@@ -78,7 +79,7 @@ def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
 
 def fit_model(
     plugins: Plugins,
-    candidate: Candidate,
+    candidate: LeaderboardEntry,
     prepared: Prepared,
     task: str,
     classes: list[str],
@@ -105,7 +106,7 @@ def fit_model(
 def _importance(
     plugins: Plugins,
     recipe: Recipe,
-    winner: Candidate,
+    winner: LeaderboardEntry,
     prepared: Prepared,
     classes: list[str],
     y: np.ndarray,
@@ -172,16 +173,16 @@ def _search(
     s = checked.recipe.search
     # Only the views the configs train on travel to the trials: a fine-tuning view holds the
     # backbone itself, whose unpickling costs every trial process seconds (torch, timm).
-    used = {view_key(plugins.trainers.get(c["trainer"]).inputs, c.get("backbone")) for c in choice.configs}
+    used = {view_key(plugins.trainers.get(c.trainer).inputs, c.backbone) for c in choice.configs}
     views = {k: v for k, v in prepared.views.items() if k in used}
     data = TrialData(views, {k: c for k, c in prepared.contexts.items() if k in used}, table.y, folds)
     budget = None if choice.retrain else deadline.search_seconds()
     early = None
     if s.stop_early and budget is not None:
         # Without a budget a search is reproducible: it runs every config, whatever order they end in.
-        stages = {c["trainer"]: plugins.trainers.get(c["trainer"]).stage for c in choice.configs}
+        stages = {c.trainer: plugins.trainers.get(c.trainer).stage for c in choice.configs}
         lowest = min(stages.values(), default=0)
-        pairs = len({(c["trainer"], c.get("backbone")) for c in choice.configs if stages[c["trainer"]] == lowest})
+        pairs = len({(c.trainer, c.backbone) for c in choice.configs if stages[c.trainer] == lowest})
         patience = max(EARLY_STOP_PATIENCE, pairs)
         early = EarlyStop(min_trials=pairs, patience=patience, greater_is_better=metric.greater_is_better)
     progress = SearchProgress(metric, len(choice.configs), budget, progress_stream)
@@ -196,7 +197,7 @@ def _search(
 
 def _leaderboard(
     recipe: Recipe, outcome: SearchOutcome, table: ExampleTable, folds: np.ndarray, metric: MetricSpec
-) -> list[Candidate]:
+) -> list[LeaderboardEntry]:
     """The ranked candidates (the winner first); an error when no trial completed."""
     board = build_leaderboard(
         outcome.trials,
@@ -211,7 +212,7 @@ def _leaderboard(
     return board
 
 
-def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: float | None = None) -> dict[str, Any]:
+def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: float | None = None) -> RunSummary:
     """Run a typed recipe end to end; returns the summary also written to ``summary.json``.
 
     ``started`` is the ``time.monotonic()`` at which the command started (default: now): the
@@ -238,7 +239,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
             plan = plan_mode(recipe, table.ids.tolist(), workspace)
         use_ray = plan is None or plan.mode != "retrain"
         # A retrain embeds with the backbones its configurations use, no others.
-        only = None if use_ray or plan is None else sorted({c["backbone"] for c in plan.configs if c.get("backbone")})
+        only = None if use_ray or plan is None else sorted({c.backbone for c in plan.configs if c.backbone})
         preparing = pool.submit(
             lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline, only, log)
         )
@@ -277,6 +278,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
 
     registered = register_winner(workspace, run_id, recipe, plugins, table, prepared, winner, model, exported)
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)
+    RunState.from_board(recipe_fingerprint(recipe), board).write(run_dir)
     summary = run_summary(
         recipe=recipe,
         run_id=run_id,
@@ -294,6 +296,6 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
         duration_s=deadline.elapsed(),
         budget=budget_report(deadline, outcome, notes),
     )
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=str))
     wait_for_ray_stop()
     return summary

@@ -1,4 +1,5 @@
-"""A run's summary: what ``automl run`` prints, ``automl.run`` returns and ``summary.json`` holds."""
+"""A run's summary (``RunSummary``): what ``automl run`` prints, ``summary.json`` holds and
+``automl.run`` returns as JSON. Typed for the code that reads it; ``to_json`` keeps the file's keys."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 from automl.config.schema import Recipe
 from automl.data.table import ExampleTable
 from automl.deadline import Deadline
-from automl.evaluate.leaderboard import Candidate
+from automl.evaluate.leaderboard import LeaderboardEntry
 from automl.features.prepare import Prepared
 from automl.plugins.components import MetricSpec
-from automl.search.candidates import ConfigChoice
+from automl.registry.meta import BestConfig
+from automl.search.configs import ConfigChoice
 from automl.search.retrain import recipe_fingerprint
 from automl.search.tuner import SearchOutcome
 from automl.train.export import ExportOutcome
@@ -30,15 +32,92 @@ class PhaseTimes:
     export_s: float
 
 
-def budget_report(deadline: Deadline, outcome: SearchOutcome, notes: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BudgetReport:
     """How the run used ``search.time_budget_s``: the search's share, why it ended, what was scaled
     down (backbones and configurations left out are in ``backbones.skipped`` and ``left_out``)."""
-    return {
-        "time_budget_s": deadline.budget_s,
-        "search_budget_s": None if outcome.budget_s is None else round(outcome.budget_s, 3),
-        "search_end": outcome.end_reason,
-        "notes": notes,
-    }
+
+    time_budget_s: float | None
+    search_budget_s: float | None
+    search_end: str
+    notes: list[str]
+
+
+def budget_report(deadline: Deadline, outcome: SearchOutcome, notes: list[str]) -> BudgetReport:
+    search_budget_s = None if outcome.budget_s is None else round(outcome.budget_s, 3)
+    return BudgetReport(deadline.budget_s, search_budget_s, outcome.end_reason, notes)
+
+
+@dataclass(frozen=True)
+class Timing:
+    load_s: float
+    ray_start_s: float
+    search_s: float
+    trial_work_s: float
+    refit_s: float
+    importance_s: float
+    export_s: float
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    alias: str  # production | candidate
+
+
+@dataclass(frozen=True)
+class DataReport:
+    rows: int
+    skipped: int
+    skipped_examples: list[dict[str, Any]]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class BackboneReport:
+    used: list[str]
+    skipped: list[dict[str, Any]]
+    embedding: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    recipe: str
+    task: str
+    metric: str
+    score: float
+    score_std: float
+    fold_scores: list[float]
+    threshold: float | None
+    best: BestConfig
+    trials: int
+    failed_trials: int
+    left_out: list[dict[str, Any]]
+    stopped_trials: int
+    mode: str
+    mode_reason: str
+    previous_run: str | None
+    data_change: float | None
+    recipe_hash: str
+    duration_s: float
+    budget: BudgetReport
+    timing: Timing
+    model: ModelVersion
+    data: DataReport
+    importance: list[dict[str, Any]]
+    export: dict[str, Any] | None
+    backbones: BackboneReport
+    run_id: str
+    run_dir: str
+
+    @property
+    def promoted(self) -> bool:
+        return self.model.alias == "production"
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON data (its keys are part of the CLI's ``--json`` output)."""
+        return dataclasses.asdict(self)
 
 
 def run_summary(
@@ -51,59 +130,55 @@ def run_summary(
     choice: ConfigChoice,
     outcome: SearchOutcome,
     metric: MetricSpec,
-    winner: Candidate,
+    winner: LeaderboardEntry,
     importance: list[dict[str, Any]],
     exported: ExportOutcome | None,
     registered: Registered,
     times: PhaseTimes,
     duration_s: float,
-    budget: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The summary as a JSON-ready dict (its keys are part of the CLI's ``--json`` output)."""
+    budget: BudgetReport,
+) -> RunSummary:
+    """The summary of a finished run, from its typed parts."""
     plan = choice.plan
-    return {
-        "recipe": recipe.name,
-        "task": recipe.task.type,
-        "metric": metric.name,
-        "score": winner.score,
-        "score_std": winner.score_std,
-        "fold_scores": winner.fold_scores,
-        "threshold": winner.threshold,
-        "best": {"trainer": winner.trainer, "backbone": winner.backbone, "params": winner.params},
-        "trials": len(outcome.trials),
-        "failed_trials": sum(t.status == "failed" for t in outcome.trials),
-        "left_out": choice.left_out,
-        "stopped_trials": sum(t.status == "stopped" for t in outcome.trials),
-        "mode": plan.mode,
-        "mode_reason": plan.reason,
-        "previous_run": plan.previous_run,
-        "data_change": plan.data_change,
-        "recipe_hash": recipe_fingerprint(recipe),
-        "duration_s": round(duration_s, 3),
-        "budget": budget or {},
-        "timing": {
-            "load_s": round(times.load_s, 3),
-            "ray_start_s": round(outcome.ray_start_s, 3),
-            "search_s": round(outcome.search_s, 3),
-            "trial_work_s": round(sum(t.work_s or 0.0 for t in outcome.trials), 3),
-            "refit_s": round(times.refit_s, 3),
-            "importance_s": round(times.importance_s, 3),
-            "export_s": round(times.export_s, 3),
-        },
-        "model": {"name": recipe.name, "version": registered.version, "alias": registered.alias},
-        "data": {
-            "rows": len(table),
-            "skipped": len(table.skipped),
-            "skipped_examples": [dataclasses.asdict(b) for b in table.skipped[:20]],
-            "content_hash": table.content_hash,
-        },
-        "importance": importance[:20],
-        "export": exported.report if exported else None,
-        "backbones": {
-            "used": prepared.backbones,
-            "skipped": prepared.skipped_backbones,
-            "embedding": prepared.embedding,
-        },
-        "run_id": run_id,
-        "run_dir": str(run_dir),
-    }
+    return RunSummary(
+        recipe=recipe.name,
+        task=recipe.task.type,
+        metric=metric.name,
+        score=winner.score,
+        score_std=winner.score_std,
+        fold_scores=winner.fold_scores,
+        threshold=winner.threshold,
+        best=BestConfig(winner.trainer, winner.backbone, winner.params),
+        trials=len(outcome.trials),
+        failed_trials=sum(t.status == "failed" for t in outcome.trials),
+        left_out=choice.left_out,
+        stopped_trials=sum(t.status == "stopped" for t in outcome.trials),
+        mode=plan.mode,
+        mode_reason=plan.reason,
+        previous_run=plan.previous_run,
+        data_change=plan.data_change,
+        recipe_hash=recipe_fingerprint(recipe),
+        duration_s=round(duration_s, 3),
+        budget=budget,
+        timing=Timing(
+            load_s=round(times.load_s, 3),
+            ray_start_s=round(outcome.ray_start_s, 3),
+            search_s=round(outcome.search_s, 3),
+            trial_work_s=round(sum(t.work_s or 0.0 for t in outcome.trials), 3),
+            refit_s=round(times.refit_s, 3),
+            importance_s=round(times.importance_s, 3),
+            export_s=round(times.export_s, 3),
+        ),
+        model=ModelVersion(recipe.name, registered.version, registered.alias),
+        data=DataReport(
+            rows=len(table),
+            skipped=len(table.skipped),
+            skipped_examples=[dataclasses.asdict(b) for b in table.skipped[:20]],
+            content_hash=table.content_hash,
+        ),
+        importance=importance[:20],
+        export=exported.report if exported else None,
+        backbones=BackboneReport(prepared.backbones, prepared.skipped_backbones, prepared.embedding),
+        run_id=run_id,
+        run_dir=str(run_dir),
+    )

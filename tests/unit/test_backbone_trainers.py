@@ -12,10 +12,11 @@ import pytest
 from automl.config.compose import load_recipe, open_map_overrides
 from automl.config.validate import check_recipe
 from automl.errors import UserError
+from automl.evaluate.trials import TrialConfig
 from automl.plugins.api import TrainerSpec, hookimpl
 from automl.plugins.components import BACKBONE
 from automl.plugins.manager import build_plugins
-from automl.search.candidates import COSTLY_SHARE, affordable, trainer_backbone_pairs
+from automl.search.configs import COSTLY_SHARE, affordable, trainer_backbone_pairs
 
 
 @dataclass
@@ -55,13 +56,13 @@ def test_a_fine_tuning_trainer_pairs_only_with_the_backbones_it_takes(plugins) -
 
 def test_configs_too_costly_for_the_budget_are_left_out_with_a_note(plugins) -> None:
     configs = [
-        {"index": 0, "trainer": "linear_probe", "backbone": "b", "params": {}},
-        {"index": 1, "trainer": "tuner", "backbone": "b", "params": {"epochs": 2}},
-        {"index": 2, "trainer": "tuner", "backbone": "b", "params": {"epochs": 10}},
+        TrialConfig(0, "linear_probe", {}, "b"),
+        TrialConfig(1, "tuner", {"epochs": 2}, "b"),
+        TrialConfig(2, "tuner", {"epochs": 10}, "b"),
     ]
     # 100 examples at 100/s: 1 s per epoch, x 3 folds; the budget's share is 0.5 * 20 s = 10 s.
     kept, notes = affordable(configs, plugins, 20.0, 100, 3, {"b": 100.0})
-    assert [(c["index"], c["trainer"], c["params"]) for c in kept] == [
+    assert [(c.index, c.trainer, c.params) for c in kept] == [
         (0, "linear_probe", {}),
         (1, "tuner", {"epochs": 2}),
     ]

@@ -100,7 +100,8 @@ def test_export_outcomes(plugins, small_csv: Path, tmp_path: Path, capsys, mode:
         assert (outcome.folder / "model.fake").read_text() == "3 rows"
         assert "exported with fake: max |p - p_native| 1.00e-07, same label on 100.0%" in capsys.readouterr().err
         store = ModelStore(tmp_path / "ws")
-        version = store.register("m", {"w": 1}, {"classes": ["a", "b"], "export": outcome.report}, attachments={"export": outcome.folder})
+        meta = {"classes": ["a", "b"], "export": outcome.report}
+        version = store.register("m", {"w": 1}, meta, attachments={"export": outcome.folder})
         assert (store.version_dir("m", version) / "export" / "model.fake").is_file()
         assert store.meta("m", version).export["exported"] is True
     else:

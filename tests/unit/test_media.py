@@ -15,7 +15,7 @@ from automl.errors import UserError
 from automl.features.embeddings import embed_cached
 from automl.plugins.components import LoadRequest
 from automl.plugins.manager import build_plugins
-from automl.search.candidates import trainer_backbone_pairs
+from automl.search.configs import trainer_backbone_pairs
 from automl.testing import write_image_folder
 
 

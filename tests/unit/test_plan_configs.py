@@ -19,12 +19,13 @@ from automl.config.compose import load_recipe
 from automl.config.validate import CheckedRecipe, check_recipe
 from automl.errors import UserError
 from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
-from automl.evaluate.leaderboard import Candidate, Member
-from automl.evaluate.trials import TrialRecord
+from automl.evaluate.leaderboard import LeaderboardEntry, Member
+from automl.evaluate.trials import TrialConfig, TrialRecord
 from automl.plugins.api import BACKBONE, FEATURES, BackboneSpec, TrainerSpec, hookimpl
 from automl.plugins.manager import Plugins, build_plugins
-from automl.search.candidates import COSTLY_SHARE, MAX_CANDIDATES, choose_configs, plan_configs, still_available
+from automl.search.configs import COSTLY_SHARE, MAX_CONFIGS, choose_configs, plan_configs, still_available
 from automl.search.retrain import could_retrain, plan_mode, recipe_fingerprint
+from automl.search.run_state import RunState
 
 BACKBONE_NAME = "toy_bb"
 COST_CALLS: list[tuple[int, int, float]] = []  # (epochs, n_examples, rate) of each cost estimate
@@ -114,12 +115,12 @@ def test_without_a_budget_the_first_max_trials_configs_defaults_first(plugins: P
     checked = checked_recipe(plugins, tmp_path, ", max_trials: 7")
     configs, notes = plan(plugins, checked, None)
     assert notes == []
-    assert [c["index"] for c in configs] == list(range(7))
-    assert all(c["backbone"] == BACKBONE_NAME for c in configs)
+    assert [c.index for c in configs] == list(range(7))
+    assert all(c.backbone == BACKBONE_NAME for c in configs)
     # the fine-tuner is stage 1: it joins from the second round, each trainer's defaults first
-    assert [c["trainer"] for c in configs[:4]] == ["toy_head", "toy_head", "toy_tune", "toy_head"]
-    assert configs[0]["params"] == {} and configs[2]["params"] == {}
-    assert all(c["params"] for c in configs[3:])  # then samples
+    assert [c.trainer for c in configs[:4]] == ["toy_head", "toy_head", "toy_tune", "toy_head"]
+    assert configs[0].params == {} and configs[2].params == {}
+    assert all(c.params for c in configs[3:])  # then samples
     # reproducible from the seed, and a smaller cap is a prefix of a larger one
     assert plan(plugins, checked, None)[0] == configs
     assert plan(plugins, checked_recipe(plugins, tmp_path, ", max_trials: 3"), None)[0] == configs[:3]
@@ -127,10 +128,10 @@ def test_without_a_budget_the_first_max_trials_configs_defaults_first(plugins: P
 
 
 def test_max_trials_null_or_huge_is_capped_at_max_candidates(plugins: Plugins, tmp_path: Path) -> None:
-    for cap in ("null", str(MAX_CANDIDATES + 500)):
+    for cap in ("null", str(MAX_CONFIGS + 500)):
         checked = checked_recipe(plugins, tmp_path, f", max_trials: {cap}")
         configs, _ = plan(plugins, checked, None)
-        assert len(configs) == MAX_CANDIDATES
+        assert len(configs) == MAX_CONFIGS
 
 
 def test_a_budget_without_a_measured_rate_leaves_nothing_out(plugins: Plugins, tmp_path: Path) -> None:
@@ -162,11 +163,11 @@ def test_the_budget_leaves_out_costly_configs_and_notes_the_cheapest(plugins: Pl
     def seconds(epochs: int) -> float:
         return epochs * n_train / rate * folds
 
-    assert len(configs) == 10 and [c["index"] for c in configs] == list(range(10))
-    tuned = [c for c in configs if c["trainer"] == "toy_tune"]
+    assert len(configs) == 10 and [c.index for c in configs] == list(range(10))
+    tuned = [c for c in configs if c.trainer == "toy_tune"]
     assert tuned, "the defaults (4 epochs: 160 s of 400) fit"
     for c in tuned:
-        assert seconds(c["params"].get("epochs", 4)) <= COSTLY_SHARE * budget
+        assert seconds(c.params.get("epochs", 4)) <= COSTLY_SHARE * budget
     dropped = [e for e, _, _ in COST_CALLS if seconds(e) > COSTLY_SHARE * budget]
     assert dropped
     assert len(notes) == 1
@@ -176,21 +177,19 @@ def test_the_budget_leaves_out_costly_configs_and_notes_the_cheapest(plugins: Pl
     assert f"the search's {budget:.0f} s" in note["reason"]
     # what is tried: the unbudgeted sequence minus what does not fit, renumbered, cut at max_trials
     every, _ = plan(plugins, checked_recipe(plugins, tmp_path, ", max_trials: null"), None)
-    fits = [
-        c for c in every if c["trainer"] == "toy_head" or seconds(c["params"].get("epochs", 4)) <= COSTLY_SHARE * budget
-    ]
-    assert configs == [{**c, "index": i} for i, c in enumerate(fits[:10])]
+    fits = [c for c in every if c.trainer == "toy_head" or seconds(c.params.get("epochs", 4)) <= COSTLY_SHARE * budget]
+    assert configs == [dataclasses.replace(c, index=i) for i, c in enumerate(fits[:10])]
 
 
 def test_a_budget_too_small_for_any_fine_tuning_keeps_only_the_heads(plugins: Plugins, tmp_path: Path) -> None:
     checked = checked_recipe(plugins, tmp_path, ", max_trials: 6")
     configs, notes = plan(plugins, checked, budget_s=1.0)
-    assert [c["trainer"] for c in configs] == ["toy_head"] * 6
-    assert [c["index"] for c in configs] == list(range(6))
+    assert [c.trainer for c in configs] == ["toy_head"] * 6
+    assert [c.index for c in configs] == list(range(6))
     assert [(n["trainer"], n["backbone"]) for n in notes] == [("toy_tune", BACKBONE_NAME)]
     # the heads are the unbudgeted plan's heads, in order
     unlimited, _ = plan(plugins, checked_recipe(plugins, tmp_path, ", max_trials: 20"), None)
-    assert [c["params"] for c in configs] == [c["params"] for c in unlimited if c["trainer"] == "toy_head"][:6]
+    assert [c.params for c in configs] == [c.params for c in unlimited if c.trainer == "toy_head"][:6]
 
 
 def test_no_backbone_loaded_means_no_configs_for_embedding_trainers(plugins: Plugins, tmp_path: Path) -> None:
@@ -202,8 +201,8 @@ def test_no_backbone_loaded_means_no_configs_for_embedding_trainers(plugins: Plu
 # --- retrain mode ------------------------------------------------------------------------------
 
 
-def config_of(trainer: str, params: dict[str, Any], score: float) -> Candidate:
-    return Candidate("t", [Member(trainer, BACKBONE_NAME, params, 1.0)], np.full((4, 2), 0.5), None, [score] * 2)
+def config_of(trainer: str, params: dict[str, Any], score: float) -> LeaderboardEntry:
+    return LeaderboardEntry("t", [Member(trainer, BACKBONE_NAME, params, 1.0)], np.full((4, 2), 0.5), None, [score] * 2)
 
 
 def write_run(
@@ -211,11 +210,11 @@ def write_run(
     recipe,
     run_id: str,
     ids: list[str],
-    board: list[Candidate],
+    board: list[LeaderboardEntry],
     failed: list[TrialRecord] = (),
     recipe_hash: str | None = None,
 ) -> Path:
-    """A finished run's folder as ``automl run`` writes it: leaderboard, folds and summary."""
+    """A finished run's folder as ``automl run`` writes it: leaderboard, folds, state and summary."""
     run_dir = workspace / "runs" / recipe.name / run_id
     run_dir.mkdir(parents=True)
     table = SimpleNamespace(
@@ -227,8 +226,9 @@ def write_run(
     winner = SimpleNamespace(oof=np.full((len(ids), 2), 0.5))
     folds = np.arange(len(ids)) % 2
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, list(failed)), [])
-    summary = {"recipe_hash": recipe_hash if recipe_hash is not None else recipe_fingerprint(recipe)}
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    fingerprint = recipe_hash if recipe_hash is not None else recipe_fingerprint(recipe)
+    RunState.from_board(fingerprint, board).write(run_dir)
+    (run_dir / "summary.json").write_text(json.dumps({"recipe_hash": fingerprint}))
     return run_dir
 
 
@@ -259,7 +259,7 @@ def test_a_retrain_plans_the_last_runs_best_single_configs_first(recipe, tmp_pat
     when no ensemble won) comes first, then the next, up to ``retrain_top_k``."""
     ws = tmp_path / "ws"
     board = [
-        Candidate(
+        LeaderboardEntry(
             "ensemble",
             [Member("toy_head", BACKBONE_NAME, {"c": 1.0}, 0.5), Member("toy_tune", BACKBONE_NAME, {}, 0.5)],
             np.full((4, 2), 0.5),
@@ -277,21 +277,19 @@ def test_a_retrain_plans_the_last_runs_best_single_configs_first(recipe, tmp_pat
     assert result.mode == "retrain" and result.previous_run == run_dir.name
     assert result.data_change == 0.0 and result.reason == "same recipe, data changed by 0.0%"
     assert result.configs == [
-        {"index": 0, "trainer": "toy_tune", "backbone": BACKBONE_NAME, "params": {"epochs": 7, "lr": 0.02}},
-        {"index": 1, "trainer": "toy_head", "backbone": BACKBONE_NAME, "params": {"c": 2.5}},
+        TrialConfig(0, "toy_tune", {"epochs": 7, "lr": 0.02}, BACKBONE_NAME),
+        TrialConfig(1, "toy_head", {"c": 2.5}, BACKBONE_NAME),
     ]
     # (another retrain_top_k is another recipe: auto mode would search, so force the retrain)
     top_1 = plan_mode(with_search(recipe, mode="retrain", retrain_top_k=1), IDS, ws)
-    assert [c["params"] for c in top_1.configs] == [{"epochs": 7, "lr": 0.02}]
+    assert [c.params for c in top_1.configs] == [{"epochs": 7, "lr": 0.02}]
 
 
 def test_a_table_runs_configs_have_no_backbone(recipe, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    board = [Candidate("t000", [Member("toy_head", None, {"c": 3.0}, 1.0)], np.zeros((4, 2)), None, [0.9])]
+    board = [LeaderboardEntry("t000", [Member("toy_head", None, {"c": 3.0}, 1.0)], np.zeros((4, 2)), None, [0.9])]
     write_run(ws, recipe, "20240101-000000-aaaa", IDS, board)
-    assert plan_mode(recipe, IDS, ws).configs == [
-        {"index": 0, "trainer": "toy_head", "backbone": None, "params": {"c": 3.0}}
-    ]
+    assert plan_mode(recipe, IDS, ws).configs == [TrialConfig(0, "toy_head", {"c": 3.0}, None)]
 
 
 def test_the_data_change_limit_is_inclusive_and_retrain_mode_ignores_it(recipe, tmp_path: Path) -> None:
@@ -351,7 +349,7 @@ def test_the_latest_finished_run_is_the_one_retrained(recipe, tmp_path: Path) ->
     (ws / "runs" / recipe.name / "20240103-000000-cccc").mkdir()  # a run that crashed: no summary
     result = plan_mode(recipe, IDS, ws)
     assert result.previous_run == "20240102-000000-bbbb"
-    assert [c["params"] for c in result.configs] == [{"c": 2.0}]
+    assert [c.params for c in result.configs] == [{"c": 2.0}]
 
 
 def prepared(backbones: list[str]) -> SimpleNamespace:
@@ -365,18 +363,18 @@ def prepared(backbones: list[str]) -> SimpleNamespace:
 def test_configs_whose_trainer_or_backbone_is_gone_are_dropped(plugins: Plugins, tmp_path: Path) -> None:
     checked = checked_recipe(plugins, tmp_path)
     configs = [
-        {"index": 0, "trainer": "uninstalled_trainer", "backbone": BACKBONE_NAME, "params": {}},
-        {"index": 1, "trainer": "toy_tune", "backbone": BACKBONE_NAME, "params": {"epochs": 3}},
-        {"index": 2, "trainer": "toy_head", "backbone": "unloaded_backbone", "params": {}},
-        {"index": 3, "trainer": "toy_head", "backbone": BACKBONE_NAME, "params": {"c": 2.0}},
+        TrialConfig(0, "uninstalled_trainer", {}, BACKBONE_NAME),
+        TrialConfig(1, "toy_tune", {"epochs": 3}, BACKBONE_NAME),
+        TrialConfig(2, "toy_head", {}, "unloaded_backbone"),
+        TrialConfig(3, "toy_head", {"c": 2.0}, BACKBONE_NAME),
     ]
     kept = still_available(configs, checked, plugins, [BACKBONE_NAME], {"toy_tune": [BACKBONE_NAME]})
     assert kept == [
-        {"index": 0, "trainer": "toy_tune", "backbone": BACKBONE_NAME, "params": {"epochs": 3}},
-        {"index": 1, "trainer": "toy_head", "backbone": BACKBONE_NAME, "params": {"c": 2.0}},
+        TrialConfig(0, "toy_tune", {"epochs": 3}, BACKBONE_NAME),
+        TrialConfig(1, "toy_head", {"c": 2.0}, BACKBONE_NAME),
     ]
     # a fine-tuner's config needs its backbone to be tunable, not only loaded
-    assert [c["trainer"] for c in still_available(configs, checked, plugins, [BACKBONE_NAME], {})] == ["toy_head"]
+    assert [c.trainer for c in still_available(configs, checked, plugins, [BACKBONE_NAME], {})] == ["toy_head"]
 
 
 def test_a_retrain_with_nothing_left_to_train_becomes_a_search(plugins: Plugins, recipe, tmp_path: Path) -> None:
@@ -384,7 +382,7 @@ def test_a_retrain_with_nothing_left_to_train_becomes_a_search(plugins: Plugins,
     ws = tmp_path / "ws"
     write_run(ws, checked.recipe, "20240101-000000-aaaa", IDS, [config_of("uninstalled_trainer", {"x": 1}, 0.9)])
     retrain = plan_mode(checked.recipe, IDS, ws)
-    assert retrain.mode == "retrain" and retrain.configs[0]["trainer"] == "uninstalled_trainer"
+    assert retrain.mode == "retrain" and retrain.configs[0].trainer == "uninstalled_trainer"
     log = io.StringIO()
     choice = choose_configs(retrain, checked, plugins, prepared([BACKBONE_NAME]), 1000, log)
     assert not choice.retrain and choice.plan.mode == "search"
@@ -403,7 +401,7 @@ def test_a_retrain_keeps_what_can_still_train_and_ignores_the_budget(plugins: Pl
     log = io.StringIO()
     choice = choose_configs(retrain, checked, plugins, prepared([BACKBONE_NAME]), 1000, log, budget_s=1.0)
     assert choice.retrain and choice.left_out == [] and log.getvalue() == ""
-    assert [(c["index"], c["trainer"], c["params"]) for c in choice.configs] == [
+    assert [(c.index, c.trainer, c.params) for c in choice.configs] == [
         (0, "toy_tune", {"epochs": 20}),
         (1, "toy_head", {"c": 2.0}),
     ]

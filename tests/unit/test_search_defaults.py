@@ -14,9 +14,10 @@ from automl.config.defaults import default_backbones, default_trainers
 from automl.config.validate import check_recipe
 from automl.deadline import EMBED_SHARE, MIN_SEARCH_S, Deadline
 from automl.errors import UserError
+from automl.evaluate.trials import TrialConfig
 from automl.plugins.manager import get_plugins
 from automl.search.budget import EarlyStop
-from automl.search.candidates import candidate_configs
+from automl.search.configs import draw_configs
 
 
 def _minimal(tmp_path: Path, task: str, data: str) -> Path:
@@ -150,9 +151,9 @@ def test_later_stages_join_the_rounds_later():
         spaces[name] = build_space(f"search.space.{name}", spec.config_cls, spec.default_space, {})
     classes = {n: plugins.trainers.get(n).config_cls for n, _ in pairs}
     stages = {n: plugins.trainers.get(n).stage for n, _ in pairs}
-    order = [c["trainer"] for c in candidate_configs(pairs, spaces, classes, 5, 0, stages)]
+    order = [c.trainer for c in draw_configs(pairs, spaces, classes, 5, 0, stages)]
     assert order == ["linear_probe", "linear_probe", "linear_probe", "scratch_cnn", "linear_probe"]
-    assert [c["trainer"] for c in candidate_configs(pairs, spaces, classes, 4, 0)] == [
+    assert [c.trainer for c in draw_configs(pairs, spaces, classes, 4, 0)] == [
         "linear_probe",
         "scratch_cnn",
     ] * 2
@@ -188,8 +189,8 @@ def test_a_retrain_evaluates_in_the_driver_and_records_a_failing_config():
     ctx = TrainContext("tabular_classification", 2, 0, schema.numeric, schema.categorical)
     data = TrialData({"features": schema.coerce(frame)}, {"features": ctx}, y, np.arange(60) % 3)
     configs = [
-        {"index": 0, "trainer": "logistic_regression", "backbone": None, "params": {}},
-        {"index": 1, "trainer": "logistic_regression", "backbone": None, "params": {"max_iter": -1}},
+        TrialConfig(0, "logistic_regression", {}, None),
+        TrialConfig(1, "logistic_regression", {"max_iter": -1}, None),
     ]
     done, failed = evaluate_in_driver(get_plugins(), data, configs, "accuracy", None)
     assert done.status == "completed" and len(done.fold_scores) == 3 and done.oof.shape == (60, 2)
@@ -200,15 +201,17 @@ def test_a_retrain_evaluates_in_the_driver_and_records_a_failing_config():
 def test_the_refit_takes_the_best_candidate_that_fits_what_is_left():
     import numpy as np
 
-    from automl.evaluate.leaderboard import Candidate, Member
+    from automl.evaluate.leaderboard import LeaderboardEntry, Member
     from automl.evaluate.refit_choice import affordable_winner
     from automl.evaluate.trials import TrialRecord
 
     slow = TrialRecord(0, "hist_gradient_boosting", {"a": 1}, None, "completed", 0.9, [0.9] * 5, work_s=40.0)
     fast = TrialRecord(1, "logistic_regression", {}, None, "completed", 0.8, [0.8] * 5, work_s=4.0)
     board = [
-        Candidate("t000", [Member("hist_gradient_boosting", None, {"a": 1}, 1.0)], np.zeros((2, 2)), None, [0.9] * 5),
-        Candidate("t001", [Member("logistic_regression", None, {}, 1.0)], np.zeros((2, 2)), None, [0.8] * 5),
+        LeaderboardEntry(
+            "t000", [Member("hist_gradient_boosting", None, {"a": 1}, 1.0)], np.zeros((2, 2)), None, [0.9] * 5
+        ),
+        LeaderboardEntry("t001", [Member("logistic_regression", None, {}, 1.0)], np.zeros((2, 2)), None, [0.8] * 5),
     ]
     assert affordable_winner(board, [slow, fast], 5, seconds_left=20.0) == (board[0], "")
     chosen, note = affordable_winner(board, [slow, fast], 5, seconds_left=5.0)  # HGB's refit: about 10 s

@@ -1,4 +1,5 @@
-"""The configurations a search tries, in order: each trainer's defaults first, then samples.
+"""The configurations (``TrialConfig``) a search tries, in order: each trainer's defaults first,
+then samples.
 
 Generated up front from the seed, so a search with a trial cap and no time budget is
 reproducible whatever order Ray finishes trials in.
@@ -15,12 +16,13 @@ import numpy as np
 
 from automl.config.space import Fixed, SearchSpace
 from automl.config.validate import CheckedRecipe, typed_options
+from automl.evaluate.trials import TrialConfig
 from automl.features.prepare import Prepared
 from automl.plugins.components import BACKBONE, FEATURES
 from automl.plugins.manager import Plugins
 from automl.search.retrain import ModePlan
 
-MAX_CANDIDATES = 1000
+MAX_CONFIGS = 1000
 # A configuration that fine-tunes a backbone is tried only when its estimated cross-validation
 # time fits in this share of the search budget, leaving the rest for the cheap heads.
 COSTLY_SHARE = 0.5
@@ -74,32 +76,32 @@ def _costed_rate(
 
 
 def affordable(
-    configs: list[dict[str, Any]],
+    configs: list[TrialConfig],
     plugins: Plugins,
     budget_s: float | None,
     n_train: int,
     n_folds: int,
     forward_rates: Mapping[str, float],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[TrialConfig], list[dict[str, Any]]]:
     """The configs whose estimated cross-validation time fits ``COSTLY_SHARE`` of the budget
     (trainers without a cost estimate always fit), renumbered; and one note per (trainer, backbone)
     with configs left out, with the cheapest estimate."""
     if budget_s is None:
         return configs, []
-    kept: list[dict[str, Any]] = []
+    kept: list[TrialConfig] = []
     dropped: dict[tuple[str, str | None], float] = {}
     for c in configs:
-        trainer = plugins.trainers.get(c["trainer"])
-        rate = _costed_rate(plugins, c["trainer"], c.get("backbone"), forward_rates)
+        trainer = plugins.trainers.get(c.trainer)
+        rate = _costed_rate(plugins, c.trainer, c.backbone, forward_rates)
         if trainer.cost is None or rate is None:
             kept.append(c)
             continue
-        config = typed_options(trainer.config_cls, c["params"], f"search.space.{trainer.name}")
+        config = typed_options(trainer.config_cls, c.params, f"search.space.{trainer.name}")
         seconds = trainer.cost(config, n_train, rate) * n_folds
         if seconds <= COSTLY_SHARE * budget_s:
             kept.append(c)
         else:
-            key = (c["trainer"], c.get("backbone"))
+            key = (c.trainer, c.backbone)
             dropped[key] = min(seconds, dropped.get(key, float("inf")))
     notes = [
         {
@@ -110,17 +112,17 @@ def affordable(
         }
         for (t, b), s in dropped.items()
     ]
-    return [{**c, "index": i} for i, c in enumerate(kept)], notes
+    return [dataclasses.replace(c, index=i) for i, c in enumerate(kept)], notes
 
 
-def _candidates(
+def _draw_configs(
     pairs: list[tuple[str, str | None]],
     spaces: Mapping[str, SearchSpace],
     config_classes: Mapping[str, type],
     seed: int,
     stages: Mapping[str, int] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Configs ``{"index", "trainer", "backbone", "params"}`` round-robin over the pairs, without
+) -> Iterator[TrialConfig]:
+    """Configs round-robin over the pairs, without
     end (none without pairs): a trainer's first config its defaults, then samples. A trainer of
     stage ``s`` (see ``TrainerSpec.stage``) joins from round ``s`` on, so cheap models are tried
     first and twice before fine-tuning and networks from scratch. One generator draws them all in
@@ -141,21 +143,21 @@ def _candidates(
                 params = _default_params(space, config_classes[name], rng)
             else:
                 params = space.sample(rng)
-            yield {"index": index, "trainer": name, "backbone": backbone, "params": params}
+            yield TrialConfig(index, name, params, backbone)
             index += 1
 
 
-def candidate_configs(
+def draw_configs(
     pairs: list[tuple[str, str | None]],
     spaces: Mapping[str, SearchSpace],
     config_classes: Mapping[str, type],
     n: int,
     seed: int,
     stages: Mapping[str, int] | None = None,
-) -> list[dict[str, Any]]:
-    """``n`` configs ``{"index", "trainer", "backbone", "params"}``, round-robin over the pairs."""
-    configs = _candidates(pairs, spaces, config_classes, seed, stages)
-    return list(itertools.islice(configs, min(n, MAX_CANDIDATES)))
+) -> list[TrialConfig]:
+    """``n`` configs, round-robin over the pairs."""
+    configs = _draw_configs(pairs, spaces, config_classes, seed, stages)
+    return list(itertools.islice(configs, min(n, MAX_CONFIGS)))
 
 
 def plan_configs(
@@ -166,7 +168,7 @@ def plan_configs(
     forward_rates: Mapping[str, float],
     n_rows: int,
     budget_s: float | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[TrialConfig], list[dict[str, Any]]]:
     """The configs a search tries (at most ``search.max_trials``), and notes on those left out by
     the search's time budget ``budget_s`` (None: no limit)."""
     r = checked.recipe
@@ -175,18 +177,18 @@ def plan_configs(
     pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular, tunable)
     classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
     stages = {name: plugins.trainers.get(name).stage for name in s.trainers}
-    limit = min(s.max_trials or MAX_CANDIDATES, MAX_CANDIDATES)
+    limit = min(s.max_trials or MAX_CONFIGS, MAX_CONFIGS)
     gated = budget_s is not None and any(_costed_rate(plugins, t, b, forward_rates) is not None for t, b in pairs)
     if not gated:
         # The budget leaves nothing out, so the first ``limit`` configs are the ones tried: no more
         # are drawn, none is typed.
-        return candidate_configs(pairs, checked.spaces, classes, limit, r.seed, stages), []
+        return draw_configs(pairs, checked.spaces, classes, limit, r.seed, stages), []
     # The budget may leave configs out. A note (stderr, and ``left_out`` in summary.json) names each
-    # (trainer, backbone) with a config left out among all MAX_CANDIDATES, with the cheapest
+    # (trainer, backbone) with a config left out among all MAX_CONFIGS, with the cheapest
     # estimate of those; stopping at ``limit`` kept configs could drop a note or change its
     # estimate. So all are drawn and every config with a cost estimate is typed and costed, past
     # ``limit`` too; the others are never typed.
-    configs = candidate_configs(pairs, checked.spaces, classes, MAX_CANDIDATES, r.seed, stages)
+    configs = draw_configs(pairs, checked.spaces, classes, MAX_CONFIGS, r.seed, stages)
     n_folds = r.eval.cv_folds
     n_train = n_rows * (n_folds - 1) // n_folds
     kept, notes = affordable(configs, plugins, budget_s, n_train, n_folds, forward_rates)
@@ -194,18 +196,18 @@ def plan_configs(
 
 
 def still_available(
-    configs: list[dict[str, Any]],
+    configs: list[TrialConfig],
     checked: CheckedRecipe,
     plugins: Plugins,
     backbones: list[str],
     tunable: Mapping[str, list[str]],
-) -> list[dict[str, Any]]:
+) -> list[TrialConfig]:
     """A retrain's configs whose trainer is still in the recipe and whose backbone loaded, renumbered."""
     r = checked.recipe
     tabular = r.task.type == "tabular_classification"
     pairs = set(trainer_backbone_pairs(plugins, list(r.search.trainers), backbones, tabular, tunable))
-    kept = [c for c in configs if (c["trainer"], c.get("backbone")) in pairs]
-    return [{**c, "index": i} for i, c in enumerate(kept)]
+    kept = [c for c in configs if (c.trainer, c.backbone) in pairs]
+    return [dataclasses.replace(c, index=i) for i, c in enumerate(kept)]
 
 
 class ConfigChoice(NamedTuple):
@@ -213,7 +215,7 @@ class ConfigChoice(NamedTuple):
     configs, and the notes on those a search left out."""
 
     plan: ModePlan
-    configs: list[dict[str, Any]]
+    configs: list[TrialConfig]
     left_out: list[dict[str, Any]]
 
     @property
