@@ -15,6 +15,7 @@ test-fast:
 lint:
 	.venv/bin/ruff check automl plugins tests bench
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 bench:
 	.venv/bin/python bench/bench_cli.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from automl.errors import UserError
 from automl.plugins.components import LoaderSpec, LoadRequest, LoadResult
@@ -29,7 +29,7 @@ class DuckdbOptions:
     query: Optional[str] = None  # noqa: UP045 (OmegaConf reads this annotation)
 
 
-def _result(frame) -> LoadResult:  # type: ignore[no-untyped-def]
+def _result(frame: Any) -> LoadResult:
     frame = frame.reset_index(drop=True)
     return LoadResult(frame=frame, sources=list(range(len(frame))))
 
@@ -52,7 +52,7 @@ def load_csv(request: LoadRequest) -> LoadResult:
     return _result(frame)
 
 
-def _duckdb_frame(sql: str, path: str | None):  # type: ignore[no-untyped-def]
+def _duckdb_frame(sql: str, path: str | None) -> Any:
     import duckdb
 
     con = duckdb.connect(":memory:")

@@ -59,6 +59,7 @@ def gc_by_recipe(
     """``automl gc``: every model's invokes by its recipe (``registered_retention``), those of models
     no longer registered by the default; ``retention_days`` overrides both, ``model`` restricts gc
     to one model (the result then names only it)."""
+    default: float | None
     if retention_days is None:
         retention, default = registered_retention(workspace), DEFAULT_RETENTION_DAYS
     else:

@@ -29,9 +29,9 @@ def cmd_keys(args: Args, sub: list[str]) -> int:
         text = f"{key}\nkey {entry.id} for {model}: shown once, store it now (only its hash is kept)."
         emit(args, data, text)
     elif action == "list":
-        model = args.get("model")
+        only = args.get("model")
         args.finish("keys list")
-        rows = [e.public() for e in keys.entries() if model is None or e.model == model]
+        rows = [e.public() for e in keys.entries() if only is None or e.model == only]
         lines = [f"{'ID':<14}{'MODEL':<20}{'CREATED':<26}{'REVOKED':<26}NOTE"]
         lines += [f"{r['id']:<14}{r['model']:<20}{r['created']:<26}{r['revoked'] or '-':<26}{r['note']}" for r in rows]
         emit(args, rows, "\n".join(lines) if rows else "no keys")

@@ -48,7 +48,7 @@ def config_error(err: OmegaConfBaseException, schema: type | None, prefix: str =
     if isinstance(err, MissingMandatoryValue):
         return UserError(f"{key}: a value is required and none was given.")
     if isinstance(err, InterpolationResolutionError):
-        return UserError(f"{key}: cannot resolve {_first_line(err.msg)}")
+        return UserError(f"{key}: cannot resolve {_first_line(err.msg or str(err))}")
     if isinstance(err, ValidationError):
-        return UserError(f"{key}: {_first_line(err.msg)}")
+        return UserError(f"{key}: {_first_line(err.msg or str(err))}")
     return UserError(f"{key}: {_first_line(str(err))}")

@@ -199,7 +199,7 @@ def conf_groups(root: Path | None = None) -> list[str]:
         for path in sorted(group.glob("*.yaml")):
             values = OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {}
             assert isinstance(values, dict)
-            keys = [f"`{group.name}.{k}: {yaml_value(v)}`" for k, v in values.items()]
+            keys = [f"`{group.name}.{k!s}: {yaml_value(v)}`" for k, v in values.items()]
             sets = "<br>".join(_cell(k) for k in keys)
             out.append(f"| `{group.name}={path.stem}` | {sets} | {_cell(_leading_comment(path))} |")
         out.append("")

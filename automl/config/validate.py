@@ -125,10 +125,11 @@ def _check_data(r: Recipe, plugins: Plugins) -> Any:
 
 def _check_backbones(r: Recipe, plugins: Plugins) -> dict[str, Any]:
     modality = TASK_MODALITY.get(r.task.type)
-    if r.search.backbones and modality is None:
+    backbones = r.search.backbones or []  # filled in by resolve_defaults
+    if backbones and modality is None:
         raise UserError(f"search.backbones: a {r.task.type} task uses no backbone; remove them.")
     options: dict[str, Any] = {}
-    for i, name in enumerate(r.search.backbones):
+    for i, name in enumerate(backbones):
         backbone = require(plugins.backbones, name, f"search.backbones[{i}]")
         if backbone.load is None and backbone.variant is not None:
             raise UserError(f"search.backbones[{i}]: '{name}' is a family of models; name one as {name}:MODEL.")
@@ -137,12 +138,12 @@ def _check_backbones(r: Recipe, plugins: Plugins) -> dict[str, Any]:
         given = dict(r.search.backbone_options.get(name, {}))
         options[name] = typed_options(backbone.config_cls, given, f"search.backbone_options.{name}")
     for name in r.search.backbone_options:
-        if name not in r.search.backbones:
+        if name not in backbones:
             raise UserError(
                 f"search.backbone_options.{name}: '{name}' is not in search.backbones; add it there or remove it."
             )
-    feature_trainers = [t for t in r.search.trainers if plugins.trainers.get(t).inputs in (FEATURES, BACKBONE)]
-    if modality and feature_trainers and not r.search.backbones:
+    feature_trainers = [t for t in r.search.trainers or [] if plugins.trainers.get(t).inputs in (FEATURES, BACKBONE)]
+    if modality and feature_trainers and not backbones:
         raise UserError(
             f"search.trainers: {', '.join(feature_trainers)} train on a backbone; "
             f"name one in search.backbones (see `automl plugins`) or use trainers that take raw {modality}s."
@@ -152,7 +153,7 @@ def _check_backbones(r: Recipe, plugins: Plugins) -> dict[str, Any]:
 
 def _check_augmenters(r: Recipe, plugins: Plugins) -> list[tuple[str, Any]]:
     """The recipe's augmenters with typed options, when a trainer that fine-tunes will use them."""
-    if not any(plugins.trainers.get(t).inputs == BACKBONE for t in r.search.trainers):
+    if not any(plugins.trainers.get(t).inputs == BACKBONE for t in r.search.trainers or []):
         return []
     for name in r.search.augmenter_options:
         if name not in r.search.augmenters:
@@ -169,7 +170,8 @@ def _check_augmenters(r: Recipe, plugins: Plugins) -> list[tuple[str, Any]]:
 
 def _check_search(r: Recipe, plugins: Plugins) -> dict[str, SearchSpace]:
     spaces: dict[str, SearchSpace] = {}
-    for i, name in enumerate(r.search.trainers):
+    trainers = r.search.trainers or []  # filled in by resolve_defaults
+    for i, name in enumerate(trainers):
         trainer = require(plugins.trainers, name, f"search.trainers[{i}]")
         if r.task.type not in trainer.tasks:
             raise UserError(
@@ -182,10 +184,10 @@ def _check_search(r: Recipe, plugins: Plugins) -> dict[str, SearchSpace]:
                 typed_options(trainer.config_cls, {param: value}, key)
         spaces[name] = space
     for name in r.search.space:
-        if name not in r.search.trainers:
+        if name not in trainers:
             raise UserError(
                 f"search.space.{name}: '{name}' is not in search.trainers "
-                f"({', '.join(r.search.trainers)}); add it there or remove its space."
+                f"({', '.join(trainers)}); add it there or remove its space."
             )
     return spaces
 

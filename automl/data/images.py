@@ -13,7 +13,7 @@ class UnreadableImage(Exception):
     """An image file that Pillow cannot decode completely (missing, truncated, not an image)."""
 
 
-def open_rgb(path: str | Path | BinaryIO) -> Any:
+def open_rgb(path: str | os.PathLike[str] | BinaryIO) -> Any:
     """The fully decoded image (from a path or a binary file object) as an RGB ``PIL.Image``;
     ``UnreadableImage`` says why not."""
     from PIL import Image, UnidentifiedImageError

@@ -77,8 +77,8 @@ def build_augmenters(checked: CheckedRecipe, plugins: Plugins) -> tuple[Any, ...
 
 
 def _context(
-    checked: CheckedRecipe, table: ExampleTable, numeric: tuple[str, ...] = (), categorical=()
-) -> TrainContext:  # type: ignore[no-untyped-def]
+    checked: CheckedRecipe, table: ExampleTable, numeric: tuple[str, ...] = (), categorical: tuple[str, ...] = ()
+) -> TrainContext:
     r = checked.recipe
     return TrainContext(
         r.task.type, len(table.classes), r.seed, numeric, categorical, n_jobs=max(1, int(r.search.cpus_per_trial))
@@ -130,9 +130,9 @@ def _embed_within(
                     f"{timed.computed}), past {EMBED_SHARE:.0%} of search.time_budget_s={deadline.budget_s:g}; "
                     "raise the budget to use it"
                 )
-    vectors, rest = embed_cached(embedder, ids, inputs, workspace)
-    computed = probe.computed + rest.computed
-    return vectors, EmbedStats(len(ids) - computed, computed, probe.seconds + rest.seconds)
+    vectors, stats = embed_cached(embedder, ids, inputs, workspace)
+    computed = probe.computed + stats.computed
+    return vectors, EmbedStats(len(ids) - computed, computed, probe.seconds + stats.seconds)
 
 
 def prepare_views(
@@ -159,14 +159,13 @@ def prepare_views(
     inputs = table.features["input"].tolist()
     raw = RawView().transform(inputs)
     prepared = Prepared({RAW_VIEW: raw}, {RAW_VIEW: _context(checked, table)}, {RAW_VIEW: RawView()})
-    tuners = [plugins.trainers.get(t) for t in r.search.trainers if plugins.trainers.get(t).inputs == BACKBONE]
+    trainers = r.search.trainers or []  # filled in by resolve_defaults
+    tuners = [plugins.trainers.get(t) for t in trainers if plugins.trainers.get(t).inputs == BACKBONE]
     augmenters = build_augmenters(checked, plugins) if tuners else ()
     pace = EmbedPace()
     # A cheap, strong trainer on the raw inputs (stage 0, e.g. TF-IDF for texts) can stand in for
     # a backbone that does not fit the budget; a network from scratch cannot.
-    takes_raw = any(
-        plugins.trainers.get(t).inputs == RAW and plugins.trainers.get(t).stage == 0 for t in r.search.trainers
-    )
+    takes_raw = any(plugins.trainers.get(t).inputs == RAW and plugins.trainers.get(t).stage == 0 for t in trainers)
     for name in r.search.backbones or []:
         if only_backbones is not None and name not in only_backbones:
             continue

@@ -31,7 +31,12 @@ def imported_weights(workspace: Path, backbone: str) -> Path | None:
 
 def with_imported_weights(config: Any, workspace: Path, backbone: str) -> Any:
     """``config`` with ``weights`` set to the imported file, when the recipe set none."""
-    if not dataclasses.is_dataclass(config) or not hasattr(config, "weights") or config.weights:
+    if (
+        not dataclasses.is_dataclass(config)
+        or isinstance(config, type)
+        or not hasattr(config, "weights")
+        or config.weights
+    ):
         return config
     found = imported_weights(workspace, backbone)
     return dataclasses.replace(config, weights=str(found)) if found else config

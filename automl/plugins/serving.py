@@ -34,15 +34,22 @@ class RequestError(Exception):
 
 
 class ServeSettings(Protocol):
-    """The parts of the server config a backend reads."""
+    """The parts of the server config a backend reads (read-only)."""
 
-    models: tuple[str, ...]
-    host: str
-    port: int
-    workers: int
-    timeout_s: float
-    max_body_bytes: int
-    max_inputs: int
+    @property
+    def models(self) -> tuple[str, ...]: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def max_inputs(self) -> int: ...
 
 
 class Pipeline(Protocol):

@@ -33,7 +33,8 @@ def read_invokes(
     Times are UTC (a naive ``since``/``until`` is taken as UTC). ``input_json`` and ``scores`` are
     JSON text; ``embedding`` is an array or None; ``input_blob`` is a key for ``read_blob``.
     """
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if model is not None:
         where.append("model = ?")
         params.append(model)
