@@ -1,8 +1,14 @@
-"""Registration hooks, one per kind of component, in the register-callback style.
+"""The hooks a plugin implements, in the register-callback style, by when the core calls them.
 
-A plugin implements any of these with ``@automl.plugins.hookimpl`` and calls ``register(spec)``
-once per component. The core checks every spec as it comes in (see ``automl.plugins.registry``).
-Built-in components use exactly these hooks (``automl.builtin``).
+A plugin implements any of these with ``@hookimpl`` (from :mod:`automl.plugins.api`) and calls
+``register(spec)`` once per component. The core checks every spec as it comes in (see
+``automl.plugins.registry``). Built-in components use exactly these hooks (``automl.builtin``).
+
+Every hook here is called once per process, when the registries are first built
+(``automl.plugins.manager.get_plugins``), one plugin at a time. There are no hooks called during a
+run, a request or the loop: components are looked up by their registered name and their
+factories called with typed configs, so what a component does at run time is the protocol its
+factory's result follows (see :mod:`automl.plugins.protocols` and :mod:`automl.plugins.serving`).
 """
 
 from __future__ import annotations
@@ -15,50 +21,71 @@ from automl.plugins.markers import hookspec
 if TYPE_CHECKING:
     from automl.plugins.components import BackboneSpec, ComponentSpec, LoaderSpec, MetricSpec, TrainerSpec
 
+# --- data: examples in ------------------------------------------------------------------------
+
 
 @hookspec
 def register_loaders(register: Callable[[LoaderSpec], None]) -> None:
-    """Register data loaders: they turn a recipe's ``data`` section into an example table."""
+    """Register data loaders, selectable as ``data.loader``: ``load(request) -> LoadResult`` turns
+    a recipe's ``data`` section into examples (content ids, inputs, labels, skipped rows)."""
 
 
-@hookspec
-def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
-    """Register trainers: each builds a scikit-learn style estimator from its typed config."""
-
-
-@hookspec
-def register_metrics(register: Callable[[MetricSpec], None]) -> None:
-    """Register evaluation metrics, selectable as ``eval.metric``."""
+# --- training: features, models, metrics ------------------------------------------------------
 
 
 @hookspec
 def register_backbones(register: Callable[[BackboneSpec], None]) -> None:
-    """Register pretrained backbones that embed images or texts."""
+    """Register pretrained backbones, selectable in ``search.backbones``: ``load(config)`` returns
+    an ``Embedder`` (``embed(inputs) -> array``); the spec declares its weights sources, so a run
+    knows offline which backbones can load."""
+
+
+@hookspec
+def register_trainers(register: Callable[[TrainerSpec], None]) -> None:
+    """Register trainers, selectable in ``search.trainers``: ``build(config, TrainContext)``
+    returns an unfitted, picklable ``Estimator`` (scikit-learn's classifier contract)."""
 
 
 @hookspec
 def register_augmenters(register: Callable[[ComponentSpec], None]) -> None:
-    """Register data augmenters used by fine-tuning trainers."""
+    """Register data augmenters that fine-tuning trainers apply to training inputs; the factory
+    returns a callable ``input -> input``."""
 
 
 @hookspec
-def register_samplers(register: Callable[[ComponentSpec], None]) -> None:
-    """Register active samplers that pick logged invokes for human review."""
+def register_metrics(register: Callable[[MetricSpec], None]) -> None:
+    """Register evaluation metrics, selectable as ``eval.metric`` (``score(y, proba) -> float``
+    and whether greater is better)."""
 
 
-@hookspec
-def register_serving_backends(register: Callable[[ComponentSpec], None]) -> None:
-    """Register serving backends that put models behind an HTTP API."""
+# --- deployment: export and serving -----------------------------------------------------------
 
 
 @hookspec
 def register_exporters(register: Callable[[ComponentSpec], None]) -> None:
-    """Register model exporters (for example ONNX)."""
+    """Register model exporters, selectable as ``deploy.export``; the factory returns an
+    ``Exporter`` (``export(model, inputs, folder) -> report``)."""
+
+
+@hookspec
+def register_serving_backends(register: Callable[[ComponentSpec], None]) -> None:
+    """Register serving backends, selectable as ``automl serve backend=NAME``; the factory is a
+    ``ServingBackend``: given the core's ``ServingApp``, it runs an HTTP server until stopped."""
+
+
+# --- the loop: monitoring and review ----------------------------------------------------------
+
+
+@hookspec
+def register_samplers(register: Callable[[ComponentSpec], None]) -> None:
+    """Register active samplers that pick logged invokes for human review; the factory returns a
+    ``Sampler`` (``select(invokes, n) -> invoke ids``)."""
 
 
 @hookspec
 def register_drift_detectors(register: Callable[[ComponentSpec], None]) -> None:
-    """Register drift detectors that compare a reference window of inputs with a recent one."""
+    """Register drift detectors that compare a reference window of inputs with a recent one; the
+    factory returns a ``DriftDetector`` (``compare(reference, current) -> result``)."""
 
 
 KIND_HOOKS: dict[str, str] = {

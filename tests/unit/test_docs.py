@@ -104,3 +104,75 @@ def test_every_hook_kind_is_named_in_the_plugin_guide():
 def test_every_command_has_a_section_in_the_cli_doc(command: str):
     headings = re.findall(r"^#+ .*$", read_doc("cli.md"), flags=re.MULTILINE)
     assert any(f"`automl {command}" in h for h in headings), f"docs/cli.md has no section on `automl {command}`"
+
+
+# --- the architecture page and the paths the docs name ------------------------------------------
+
+PAGES = [*sorted(DOCS.glob("*.md")), ROOT / "README.md", ROOT / "bench" / "README.md"]
+
+
+def _module_rows() -> list[str]:
+    text = read_doc("architecture.md")
+    table = text[text.index("## Modules") :]
+    table = table[: table.index("\n## ", 1)]
+    return [line for line in table.splitlines() if line.startswith("| `automl/")]
+
+
+def test_every_core_module_has_a_row_in_the_architecture_page():
+    """A module added, moved or renamed without its row in docs/architecture.md fails here."""
+    rows = _module_rows()
+    missing = []
+    for path in sorted((ROOT / "automl").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if path.name == "__init__.py" and rel not in ("automl/__init__.py", "automl/cli/__init__.py"):
+            continue
+        folder = rel.rsplit("/", 1)[0] + "/"
+        named = any(f"`{rel}`" in row for row in rows) or any(
+            row.startswith(f"| `{folder}") and f"`{path.name}`" in row.split("|")[1] + row.split("|")[2] for row in rows
+        )
+        listed_folder = any(row.startswith(f"| `{folder}` |") for row in rows)
+        if not named and not (listed_folder and f"`{path.name}`" in " ".join(rows)):
+            missing.append(rel)
+    assert not missing, f"docs/architecture.md's module table does not name: {missing}"
+
+
+def test_every_path_the_docs_name_exists():
+    missing = []
+    for page in PAGES:
+        for found in re.findall(
+            r"`((?:automl|plugins|tests|bench|docs|conf|recipes|scripts)/[\w./-]*)`", page.read_text()
+        ):
+            if any(ch in found for ch in "*{}") or found.endswith("/...") or re.search(r"\b[A-Z]{3,}\b", found):
+                continue  # a pattern or a placeholder (recipes/NAME.yaml)
+            where = (ROOT, ROOT / "tests" / "fixtures" / "automl-example-plugin")  # the guide's example plugin
+            if not any((base / found.rstrip("/")).exists() for base in where):
+                missing.append(f"{page.relative_to(ROOT)}: {found}")
+    assert not missing, "the docs name paths that do not exist:\n" + "\n".join(missing)
+
+
+def test_every_automl_module_the_docs_name_imports():
+    """Dotted names such as `automl.serve.pipeline` or `automl.plugins.manager.get_plugins`."""
+    import importlib
+    import importlib.util
+
+    def is_module(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ModuleNotFoundError, ValueError):  # a parent that is a module, not a package
+            return False
+
+    missing = []
+    for page in PAGES:
+        for dotted in set(re.findall(r"`(automl(?:\.\w+)+)", page.read_text())):
+            if dotted.startswith(("automl._conf", "automl._recipes")):
+                continue  # conf/ and recipes/ as an installed wheel names them (see architecture.md)
+            parts = dotted.split(".")
+            module = next(
+                (".".join(parts[:n]) for n in range(len(parts), 0, -1) if is_module(".".join(parts[:n]))), None
+            )
+            obj = importlib.import_module(module) if module else None
+            for attr in parts[len(module.split(".")) :] if module else []:
+                obj = getattr(obj, attr, None)
+            if module is None or obj is None:
+                missing.append(f"{page.relative_to(ROOT)}: {dotted}")
+    assert not missing, "the docs name modules or attributes that do not exist:\n" + "\n".join(missing)
