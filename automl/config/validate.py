@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,24 @@ class CheckedRecipe:
     export_options: Any = None
     defaults: ResolvedDefaults | None = None
 
+    @property
+    def trainers(self) -> list[str]:
+        """``search.trainers``, filled from the task when the recipe left it null."""
+        return list(self.recipe.search.trainers or [])
 
-def typed_options(config_cls: type, values: dict[str, Any], key: str) -> Any:
+    @property
+    def loader(self) -> str:
+        """``data.loader``, filled from the task when the recipe left it null."""
+        assert self.recipe.data.loader is not None, "check_recipe fills the loader"
+        return self.recipe.data.loader
+
+
+def typed_options(config_cls: type, values: Mapping[str, Any], key: str) -> Any:
     """An instance of a component's config dataclass from recipe values, checked by OmegaConf
     (types) and by the dataclass's own ``__post_init__`` (ranges: a ``ValueError`` there names the
     option and what it must be)."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(config_cls), values)
+        merged = OmegaConf.merge(OmegaConf.structured(config_cls), dict(values))
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise config_error(err, config_cls, prefix=f"{key}.") from None

@@ -174,9 +174,9 @@ def plan_configs(
     r = checked.recipe
     s = r.search
     tabular = r.task.type == "tabular_classification"
-    pairs = trainer_backbone_pairs(plugins, list(s.trainers), backbones, tabular, tunable)
-    classes = {name: plugins.trainers.get(name).config_cls for name in s.trainers}
-    stages = {name: plugins.trainers.get(name).stage for name in s.trainers}
+    pairs = trainer_backbone_pairs(plugins, checked.trainers, backbones, tabular, tunable)
+    classes = {name: plugins.trainers.get(name).config_cls for name in checked.trainers}
+    stages = {name: plugins.trainers.get(name).stage for name in checked.trainers}
     limit = min(s.max_trials or MAX_CONFIGS, MAX_CONFIGS)
     gated = budget_s is not None and any(_costed_rate(plugins, t, b, forward_rates) is not None for t, b in pairs)
     if not gated:
@@ -205,7 +205,7 @@ def still_available(
     """A retrain's configs whose trainer is still in the recipe and whose backbone loaded, renumbered."""
     r = checked.recipe
     tabular = r.task.type == "tabular_classification"
-    pairs = set(trainer_backbone_pairs(plugins, list(r.search.trainers), backbones, tabular, tunable))
+    pairs = set(trainer_backbone_pairs(plugins, checked.trainers, backbones, tabular, tunable))
     kept = [c for c in configs if (c.trainer, c.backbone) in pairs]
     return [dataclasses.replace(c, index=i) for i, c in enumerate(kept)]
 

@@ -122,7 +122,8 @@ def run_search(
         started = time.perf_counter()
         grid = tuner.fit()
         search_s = time.perf_counter() - started
-        records = [r for r in (_record(result, n_folds) for result in grid) if r is not None]
+        results = (grid[i] for i in range(len(grid)))
+        records = [r for r in (_record(result, n_folds) for result in results) if r is not None]
     if recipe.ray.storage_path is None:
         # Tune's experiment state and per-trial checkpoints have been read back into the records;
         # the run keeps its own leaderboard and out-of-fold file instead.

@@ -64,7 +64,7 @@ def new_run_id() -> str:
 
 def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
     r = checked.recipe
-    loader = plugins.loaders.get(r.data.loader)
+    loader = plugins.loaders.get(checked.loader)
     assert loader.load is not None
     request = LoadRequest(
         r.task.type,
