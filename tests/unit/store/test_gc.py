@@ -303,15 +303,3 @@ def test_automl_gc_bad_arguments_are_one_line_and_delete_nothing(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert snapshot(logged) == before
-
-
-def test_automl_gc_as_a_command(logged: Path):
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "automl", "gc", f"workspace={logged}", "model=a"], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0].endswith("deleted 1 invokes, 1 input files")
-    assert ages(logged, "a") == [1]

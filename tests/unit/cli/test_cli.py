@@ -1,35 +1,9 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from automl.cli import main
-
-
-def automl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "automl", *args], capture_output=True, text=True, cwd=cwd)
-
-
-def test_help_and_plugins_import_nothing_heavy() -> None:
-    code = (
-        "import sys; from automl.cli import main; main(['--help']); main(['plugins']);"
-        "heavy = [m for m in ('torch', 'ray', 'sklearn', 'pandas', 'litserve', 'hydra') if m in sys.modules];"
-        "print('HEAVY', heavy)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "HEAVY []" in out
-
-
-def test_plugins_json_lists_kind_name_distribution_version() -> None:
-    proc = automl("plugins", "--json")
-    assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)
-    assert {"kind", "name", "distribution", "version"} <= set(rows[0])
-    assert {"kind": "trainer", "name": "random_forest"}.items() <= next(
-        r for r in rows if r["name"] == "random_forest"
-    ).items()
 
 
 @pytest.mark.parametrize(

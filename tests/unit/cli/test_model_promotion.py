@@ -1,8 +1,6 @@
 """``automl models promote | rollback | abort`` and the rollout in ``automl models``, through the CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -164,25 +162,3 @@ def test_delete_refuses_the_canary_and_the_shadow(dogs: ModelStore, capsys: pyte
 def test_delete_with_an_unknown_argument_deletes_nothing(dogs: ModelStore, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(capsys, "models", "delete", "model=dog_classifier:2", "force=true")[0] == 2
     assert dogs.versions("dog_classifier") == [1, 2, 3]
-
-
-def test_the_real_command_line(dogs: ModelStore, workspace: Path) -> None:
-    def automl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "automl", "models", *args, f"workspace={workspace}"], capture_output=True, text=True
-        )
-
-    done = automl("promote", "model=dog_classifier:3", "canary=10")
-    assert (done.returncode, done.stdout) == (
-        0,
-        "dog_classifier: version 3 gets 10% of traffic (canary); production stays 1\n",
-    )
-    done = automl("promote", "model=dog_classifier:3", "canary=150")
-    assert done.returncode == 2 and done.stderr.startswith("error: canary=150:") and done.stderr.count("\n") == 1
-    done = automl("promote", "model=dog_classifier:3", "--json")
-    assert done.returncode == 0 and json.loads(done.stdout)["after"] == {"production": 3, "candidate": None}
-    assert automl("rollback", "model=dog_classifier").returncode == 0
-    assert automl("rollback", "model=dog_classifier").returncode == 2
-    state = json.loads((workspace / "models" / "dog_classifier" / "rollout.json").read_text())
-    assert (state["production"], state["candidate"]) == (1, None)
-    assert [(c["version"], c["how"]) for c in state["history"]] == [(1, "run"), (3, "promote"), (1, "rollback")]
