@@ -4,7 +4,7 @@ registered model.
 The :class:`Deadline` is made when the command starts; each phase asks it what is left. Loading and
 the first backbone always run; a further backbone is embedded only when its estimated time fits
 :data:`EMBED_SHARE` of the budget; the search gets what is left minus a reserve for what follows it
-(Ray's shutdown, refit, export, registration); the refit takes the best candidate whose estimated
+(Ray's shutdown, refit, export, registration); the refit takes the best leaderboard entry whose estimated
 refit fits what is left. Whatever is scaled down or skipped is said on stderr and in the summary.
 """
 

@@ -1,5 +1,5 @@
 """Built-in trainers for image and text tasks: heads on a backbone's cached embeddings
-(linear probe, MLP, k-nearest neighbours) and candidates that need no weights at all
+(linear probe, MLP, k-nearest neighbours) and trainers that need no weights at all
 (TF-IDF n-grams for text, colour and gradient histograms for images)."""
 
 from __future__ import annotations

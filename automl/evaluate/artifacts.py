@@ -14,7 +14,7 @@ from automl.evaluate.trials import TrialRecord
 
 
 def leaderboard_rows(board: list[LeaderboardEntry], trials: list[TrialRecord]) -> list[dict[str, Any]]:
-    """Every candidate (ranked), then the trials that did not complete, as flat rows."""
+    """Every leaderboard entry (ranked), then the trials that did not complete, as flat rows."""
     rows: list[dict[str, Any]] = [
         {
             "rank": i + 1,

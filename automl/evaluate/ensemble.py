@@ -15,7 +15,7 @@ from automl.plugins.components import MetricSpec
 
 @dataclass(frozen=True)
 class EnsembleChoice:
-    """Members (indices into the candidates) with their weights, summing to 1."""
+    """Members (indices into the leaderboard's entries) with their weights, summing to 1."""
 
     members: tuple[int, ...]
     weights: tuple[float, ...]

@@ -1,8 +1,8 @@
-"""The leaderboard: completed trials and the ensemble as candidates, scored on the same folds.
+"""The leaderboard: completed trials and the ensemble as entries, scored on the same folds.
 
-For a binary task ranked by a label-based metric, each candidate's decision threshold is tuned on
+For a binary task ranked by a label-based metric, each entry's decision threshold is tuned on
 its out-of-fold predictions before it is scored (so the scores are slightly optimistic, as
-AutoGluon's threshold calibration is; every candidate gets the same treatment).
+AutoGluon's threshold calibration is; every entry gets the same treatment).
 """
 
 from __future__ import annotations
@@ -104,6 +104,6 @@ def build_leaderboard(
     return ranked
 
 
-def _rank(candidates: list[LeaderboardEntry], metric: MetricSpec) -> list[LeaderboardEntry]:
+def _rank(entries: list[LeaderboardEntry], metric: MetricSpec) -> list[LeaderboardEntry]:
     sign = -1.0 if metric.greater_is_better else 1.0
-    return sorted(candidates, key=lambda c: sign * c.score)
+    return sorted(entries, key=lambda c: sign * c.score)

@@ -1,7 +1,7 @@
-"""Which leaderboard candidate to refit on all rows when the time budget is nearly spent.
+"""Which leaderboard entry to refit on all rows when the time budget is nearly spent.
 
-A refit is estimated from the candidate's own trials: a trial's work covers ``k`` fits on (k-1)/k
-of the rows each, so one fit on all rows takes about its work / (k - 1). The best candidate whose
+A refit is estimated from the entry's own trials: a trial's work covers ``k`` fits on (k-1)/k
+of the rows each, so one fit on all rows takes about its work / (k - 1). The best entry whose
 estimate fits what is left is refit (one under ``ALWAYS_REFIT_S`` always is); failing all, the
 cheapest.
 """
@@ -22,20 +22,20 @@ def _config_key(trainer: str, backbone: str | None, params: dict[str, Any]) -> t
     return trainer, backbone, json.dumps(params, sort_keys=True, default=str)
 
 
-def refit_seconds(candidate: LeaderboardEntry, trials: list[TrialRecord], n_folds: int) -> float:
-    """The estimated seconds of refitting ``candidate``'s members on all rows."""
+def refit_seconds(entry: LeaderboardEntry, trials: list[TrialRecord], n_folds: int) -> float:
+    """The estimated seconds of refitting ``entry``'s members on all rows."""
     per_config = {
         _config_key(t.trainer, t.backbone, t.params): (t.work_s or 0.0) / max(1, n_folds - 1)
         for t in trials
         if t.status == "completed"
     }
-    return sum(per_config.get(_config_key(m.trainer, m.backbone, m.params), 0.0) for m in candidate.members)
+    return sum(per_config.get(_config_key(m.trainer, m.backbone, m.params), 0.0) for m in entry.members)
 
 
 def affordable_winner(
     board: list[LeaderboardEntry], trials: list[TrialRecord], n_folds: int, seconds_left: float
 ) -> tuple[LeaderboardEntry, str]:
-    """The candidate to refit, and a note when it is not the top of the leaderboard."""
+    """The entry to refit, and a note when it is not the top of the leaderboard."""
     cost = {c.name: refit_seconds(c, trials, n_folds) for c in board}
     fitting = [c for c in board if cost[c.name] <= max(seconds_left, ALWAYS_REFIT_S)]
     chosen = fitting[0] if fitting else min(board, key=lambda c: cost[c.name])

@@ -35,9 +35,9 @@ def tune_threshold(metric: MetricSpec, y: np.ndarray, proba: np.ndarray) -> floa
     """
     if proba.shape[1] != 2 or metric.score_labels is None:
         return None
-    candidates = np.unique(np.quantile(proba[:, 1], np.linspace(0.01, 0.99, 99)))
+    cutoffs = np.unique(np.quantile(proba[:, 1], np.linspace(0.01, 0.99, 99)))
     best_t, best = 0.5, score(metric, y, proba, 0.5)
-    for t in candidates:
+    for t in cutoffs:
         s = score(metric, y, proba, float(t))
         if metric.better(s, best):
             best_t, best = float(t), s

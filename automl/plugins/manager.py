@@ -109,9 +109,9 @@ def build_plugins(extra: list[object] | None = None) -> Plugins:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     sources: dict[int, _Source] = {}
-    candidates = _entry_point_plugins(failures)
-    candidates += [(p, _Source(getattr(p, "__name__", repr(p)), "<test>", "0")) for p in extra or []]
-    for plugin, source in candidates:
+    loaded = _entry_point_plugins(failures)
+    loaded += [(p, _Source(getattr(p, "__name__", repr(p)), "<test>", "0")) for p in extra or []]
+    for plugin, source in loaded:
         try:
             pm.register(plugin, name=f"{source.distribution}:{source.name}")
         except (ValueError, pluggy.PluginValidationError) as err:

@@ -79,7 +79,7 @@ def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
 
 def fit_model(
     plugins: Plugins,
-    candidate: LeaderboardEntry,
+    entry: LeaderboardEntry,
     prepared: Prepared,
     task: str,
     classes: list[str],
@@ -87,9 +87,9 @@ def fit_model(
     mask: np.ndarray | None = None,
     n_jobs: int | None = None,
 ) -> FittedModel:
-    """Fit the candidate's members on all rows (or the rows in ``mask``)."""
+    """Fit the entry's members on all rows (or the rows in ``mask``)."""
     members = []
-    for m in candidate.members:
+    for m in entry.members:
         trainer = plugins.trainers.get(m.trainer)
         config = typed_options(trainer.config_cls, m.params, f"search.space.{m.trainer}")
         view = view_key(trainer.inputs, m.backbone)
@@ -100,7 +100,7 @@ def fit_model(
         estimator = fit_estimator(trainer, config, ctx, X, y if mask is None else y[mask])
         members.append(FittedMember(view, estimator, m.weight))
     views = {m.view: prepared.view_objects[m.view] for m in members}
-    return FittedModel(task, classes, views, members, candidate.threshold)
+    return FittedModel(task, classes, views, members, entry.threshold)
 
 
 def _importance(
@@ -198,7 +198,7 @@ def _search(
 def _leaderboard(
     recipe: Recipe, outcome: SearchOutcome, table: ExampleTable, folds: np.ndarray, metric: MetricSpec
 ) -> list[LeaderboardEntry]:
-    """The ranked candidates (the winner first); an error when no trial completed."""
+    """The ranked leaderboard (the winner first); an error when no trial completed."""
     board = build_leaderboard(
         outcome.trials,
         table.y,
