@@ -296,7 +296,22 @@ def _publish(workspace: Path) -> Path:
     return write_part(workspace / "published", table).path
 
 
-@pytest.mark.parametrize("write", [_registry, _api_keys, _embeddings, _blobs, _gc_requests, _publish])
+def _compact(workspace: Path) -> Path:
+    from automl.store.invokes.compact import merge
+    from automl.store.invokes.publish import write_part
+    from automl.store.invokes.record import SCHEMA
+
+    def part(first: int) -> pa.Table:
+        seq = pa.array([first, first + 1], SCHEMA.field("seq").type)
+        return pa.table({f.name: pa.nulls(2, f.type) for f in SCHEMA}).set_column(
+            SCHEMA.get_field_index("seq"), "seq", seq
+        )
+
+    folder = workspace / "published"
+    return merge(folder, [write_part(folder, part(1)), write_part(folder, part(3))]).path
+
+
+@pytest.mark.parametrize("write", [_registry, _api_keys, _embeddings, _blobs, _gc_requests, _publish, _compact])
 def test_each_writer_syncs_its_file_and_folder(tmp_path: Path, fsyncs: FsyncLog, write: Callable[[Path], Path]) -> None:
     written = write(tmp_path)
     assert written.is_file()

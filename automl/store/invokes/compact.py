@@ -9,13 +9,13 @@ memory stays at one part's size.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from automl.store.invokes.publish import TEMP_PREFIX, Part, list_parts, part_name, read_part, sync_file, visible
+from automl.durable import atomic_path
+from automl.store.invokes.publish import Part, list_parts, part_name, read_part, visible
 from automl.store.invokes.record import SCHEMA
 
 
@@ -46,12 +46,9 @@ def next_run(parts: list[Part], policy: CompactPolicy) -> list[Part] | None:
 def merge(folder: Path, run: list[Part]) -> Part:
     """Write the run as one part covering its ranges, then delete the parts it replaces."""
     merged = Part(run[0].first, run[-1].last, folder / part_name(run[0].first, run[-1].last))
-    tmp = folder / f"{TEMP_PREFIX}{merged.path.name}"
-    with pq.ParquetWriter(tmp, SCHEMA) as out:
+    with atomic_path(merged.path) as tmp, pq.ParquetWriter(tmp, SCHEMA) as out:
         for part in run:
             out.write_table(read_part(part))
-    sync_file(tmp)
-    os.replace(tmp, merged.path)
     for part in run:
         part.path.unlink(missing_ok=True)
     return merged

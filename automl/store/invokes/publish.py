@@ -96,6 +96,3 @@ def clean(folder: Path) -> None:
     for part in set(parts) - set(visible(parts)):
         part.path.unlink(missing_ok=True)
 
-
-def sync_file(path: Path) -> None:
-    durable.fsync_file(path)
