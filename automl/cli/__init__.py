@@ -14,7 +14,6 @@ import importlib
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from automl.cli.args import Args
 from automl.errors import AutomlError, NotPromoted, UserError
@@ -69,27 +68,12 @@ def command(name: str) -> Callable[[Args, list[str]], int]:
     return getattr(importlib.import_module(f"automl.cli.{module}"), function)  # type: ignore[no-any-return]
 
 
-def _one_line_plugin_warnings() -> None:
-    """Show a failed plugin as one ``warning:`` line on stderr, not Python's warning format."""
-    import warnings
-
-    from automl.plugins.manager import PluginLoadWarning
-
-    default = warnings.showwarning
-
-    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, PluginLoadWarning):
-            print(f"warning: {message}", file=sys.stderr)
-        else:
-            default(message, category, *args, **kwargs)
-
-    warnings.showwarning = show
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     argv = list(sys.argv[1:] if argv is None else argv)
-    _one_line_plugin_warnings()
+    from automl.plugins.manager import one_line_plugin_warnings
+
+    one_line_plugin_warnings()
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0

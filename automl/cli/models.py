@@ -3,6 +3,7 @@ promote, roll back and abort (``automl.cli.promote`` says what changed)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from automl.cli.args import Args, emit
@@ -79,16 +80,23 @@ def cmd_models(args: Args, sub: list[str]) -> int:
         deleted = delete_version(ref, workspace)
         emit(args, deleted, f"deleted {deleted['name']}:{deleted['version']}")
     elif action == "promote":
-        from automl.cli.promote import promote_version
+        from automl.cli.promote import promote_version, store_of, versioned
 
         ref = args.require("model", "NAME:VERSION to promote")
+        for key in ("canary", "shadow"):
+            args.get(key)
+        store = store_of(args.get("workspace"))
+        args.finish("models promote")
+        name, version = versioned(store, ref)
         share = args.integer(
-            "canary", None, -(2**31), 2**31, "give the canary's share of traffic in whole percent, e.g. canary=10"
+            "canary",
+            None,
+            -sys.maxsize,
+            sys.maxsize,
+            "give the canary's share of traffic in whole percent, e.g. canary=10",
         )
         shadow = args.flag("shadow", "use shadow=true to run the version in shadow (or leave shadow= out)")
-        workspace = args.get("workspace")
-        args.finish("models promote")
-        emit(args, *promote_version(ref, share, shadow, workspace))
+        emit(args, *promote_version(store, name, version, share, shadow))
     elif action in ("rollback", "abort"):
         from automl.cli.promote import abort_rollout, rollback_model
 

@@ -13,11 +13,11 @@ from automl.registry.rollout import CANARY, SHADOW
 from automl.registry.store import ModelStore
 
 
-def _store(workspace: str | None) -> ModelStore:
+def store_of(workspace: str | None) -> ModelStore:
     return ModelStore(workspace_dir(workspace))
 
 
-def _versioned(store: ModelStore, ref: str) -> tuple[str, int]:
+def versioned(store: ModelStore, ref: str) -> tuple[str, int]:
     """(name, version) of a reference that names its version by number."""
     parsed = ModelRef.parse(ref)
     if parsed.version is None:
@@ -54,9 +54,10 @@ def _said(name: str, action: str, version: int, change: promotion.Transition, li
     return result, line
 
 
-def promote_version(ref: str, share: int | None, shadowed: bool, workspace: str | None) -> tuple[dict[str, Any], str]:
-    store = _store(workspace)
-    name, version = _versioned(store, ref)
+def promote_version(
+    store: ModelStore, name: str, version: int, share: int | None, shadowed: bool
+) -> tuple[dict[str, Any], str]:
+    """Make ``name:version`` production, a canary taking ``share`` % of traffic, or a shadow."""
     change = promotion.promote(store, name, version, share, shadowed)
     before, after = change
     if share is not None:
@@ -74,7 +75,7 @@ def promote_version(ref: str, share: int | None, shadowed: bool, workspace: str 
 
 
 def rollback_model(ref: str, workspace: str | None) -> tuple[dict[str, Any], str]:
-    store = _store(workspace)
+    store = store_of(workspace)
     name = _named(store, ref, "rollback")
     change = promotion.rollback(store, name)
     before, after = change
@@ -84,7 +85,7 @@ def rollback_model(ref: str, workspace: str | None) -> tuple[dict[str, Any], str
 
 
 def abort_rollout(ref: str, workspace: str | None) -> tuple[dict[str, Any], str]:
-    store = _store(workspace)
+    store = store_of(workspace)
     name = _named(store, ref, "abort")
     change = promotion.abort(store, name)
     before, after = change

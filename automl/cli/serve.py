@@ -6,18 +6,25 @@ from pathlib import Path
 
 from automl.cli.args import Args
 from automl.errors import UserError
-from automl.serve.config import DEFAULT_BACKEND, ServeConfig, build_config
+from automl.serve.config import DEFAULT_BACKEND, ServeConfig, check_served
 
 DAY_S = 86_400.0
 
 
+OPTIONS = ("host", "port", "workers", "max_inflight", "timeout_s", "grace_s", "max_inputs", "max_body_bytes", "backend")
+
+
 def serve_config(args: Args, workspace: Path) -> ServeConfig:
-    """The server's config from ``model=NAME`` or ``models=[a,b]`` and the typed options, checked
-    against the workspace."""
+    """The server's config from ``model=NAME`` or ``models=[a,b]`` and the typed options. Checked
+    in this order: unknown arguments, the models (each registered, with a production version),
+    then each option's value."""
     model, models_text = args.get("model"), args.get("models")
+    for key in OPTIONS:
+        args.get(key)
+    args.finish("serve")
     if bool(model) == bool(models_text):
         raise UserError("automl serve: give model=NAME or models=[a,b] (one of them).")
-    names = [model] if model else args.names("models") or []
+    names = check_served(workspace, [model] if model else args.names("models") or [])
 
     def seconds(key: str, default: float) -> float:
         hint = f"expected seconds above 0 (at most a day), e.g. {key}={default:g}"
@@ -30,7 +37,9 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
         assert value is not None
         return value
 
-    options = dict(
+    return ServeConfig(
+        workspace=str(workspace),
+        models=names,
         host=args.get("host") or "127.0.0.1",
         port=whole("port", 8000, 1, 65535),
         workers=whole("workers", 1, 1, 64),
@@ -41,8 +50,6 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
         max_body_bytes=whole("max_body_bytes", 1024 * 1024, 1024, 2**31),
         backend=args.get("backend") or DEFAULT_BACKEND,
     )
-    args.finish("serve")
-    return build_config(workspace, names, **options)
 
 
 def cmd_serve(args: Args, sub: list[str]) -> int:

@@ -96,6 +96,17 @@ def _entry_point_plugins(failures: list[PluginFailure]) -> list[tuple[object, _S
             failures.append(PluginFailure(ep.name, dist, f"{type(err).__name__}: {err}"))
             continue
         found.append((plugin, _Source(ep.name, dist, version)))
+    if not any(source.distribution == CORE_DISTRIBUTION for _, source in found) and not any(
+        f.distribution == CORE_DISTRIBUTION for f in failures
+    ):
+        failures.append(
+            PluginFailure(
+                "builtin",
+                CORE_DISTRIBUTION,
+                "its built-in components are not in the install's metadata (installed before they were "
+                "entry points?); reinstall automl: pip install -e . (or bash scripts/install)",
+            )
+        )
     return found
 
 
@@ -158,6 +169,22 @@ class PluginLoadWarning(UserWarning):
     """A plugin failed to load; the others are still available."""
 
 
+def one_line_plugin_warnings() -> None:
+    """Show a failed plugin as one ``warning:`` line on stderr, not Python's warning format
+    (installed by the command line and by the server's process)."""
+    import sys
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PluginLoadWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
 @lru_cache(maxsize=1)
 def get_plugins() -> Plugins:
     """The process-wide registries, built on first use."""
@@ -169,4 +196,4 @@ def reset_plugins() -> None:
     get_plugins.cache_clear()
 
 
-__all__ = ["Plugins", "PluginFailure", "build_plugins", "get_plugins", "reset_plugins"]
+__all__ = ["Plugins", "PluginFailure", "build_plugins", "get_plugins", "one_line_plugin_warnings", "reset_plugins"]

@@ -47,6 +47,11 @@ def read_model(folder: Path) -> Any:
 
             ensure_torchvision_importable()
         return joblib.load(folder / MODEL_FILE)
+    except AttributeError as err:  # a class the pickle names is not where it was saved from
+        raise BundleFormatError(
+            f"{folder}: the model was saved by an automl or plugin version whose classes this one does not "
+            f"have ({err}); install a matching version or re-run the recipe."
+        ) from None
     except ModuleNotFoundError as err:
         raise UserError(
             f"{folder}: the model needs the package '{err.name}', which is not installed; install it "

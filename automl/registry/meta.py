@@ -19,6 +19,9 @@ TABULAR_TASK = "tabular_classification"
 NETWORK_TASKS = ("image_classification", "text_classification")
 
 
+_NULLABLE = {"metric", "score", "score_std", "threshold", "features", "input_column", "created", "export"}
+
+
 @dataclass(frozen=True)
 class BestConfig:
     """The winning configuration: trainer, backbone (none for tables) and hyperparameters."""
@@ -32,7 +35,7 @@ class BestConfig:
 class BundleMeta:
     """One registered version's metadata. ``name`` and ``version`` are set by the registry."""
 
-    classes: list[str]
+    classes: list[str] = field(default_factory=list)
     task: str = TABULAR_TASK
     name: str = ""
     version: int = 0
@@ -68,23 +71,23 @@ class BundleMeta:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = "bundle.json") -> BundleMeta:
-        """Read a bundle's metadata; another format, or a missing required key, is a clear error."""
+        """Read a bundle's metadata; another format is a clear error. Missing or null keys take
+        their defaults (a bundle that names no classes lists, but cannot predict)."""
         fmt = data.get("format")
         if fmt != BUNDLE_FORMAT:
-            saved_by = data.get("lineage", {}).get("packages", {}).get("automl", "an unknown version")
+            saved_by = (data.get("lineage") or {}).get("packages", {}).get("automl", "an unknown version")
             raise BundleFormatError(
                 f"{where} has bundle format {fmt!r} (saved by automl {saved_by}); this automl reads "
                 f"format {BUNDLE_FORMAT}. Install a matching automl or re-run the recipe."
             )
         known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "classes" not in values:
-            raise BundleFormatError(f"{where} names no classes; re-run the recipe.")
+        values = {k: v for k, v in data.items() if k in known and (v is not None or k in _NULLABLE)}
+        values["lineage"] = dict(data.get("lineage") or {})
         if "recipe" in data and "recipe" not in values.get("lineage", {}):  # saved before lineage
             values["lineage"] = {**values.get("lineage", {}), "recipe": data["recipe"]}
         best = data.get("best") or {}
         values["best"] = BestConfig(best.get("trainer"), best.get("backbone"), best.get("params") or {})
-        values["classes"] = list(values["classes"])
+        values["classes"] = list(values.get("classes") or [])
         if values.get("version") is not None:
             values["version"] = int(values["version"])
         if values.get("score") is not None:

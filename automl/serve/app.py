@@ -1,15 +1,10 @@
-"""``ServingApp``: what ``automl serve`` hands a serving backend, and the server process's entry.
-
-``python -m automl.serve.app CONFIG_JSON`` is the server's main process (started by the
-supervisor in a session of its own): it looks up the backend by its registered name and calls
-its factory with a ``ServingApp``, which builds the core's request pipeline (in the process that
+"""``ServingApp``: what ``automl serve`` hands a serving backend (``automl.serve.process`` calls
+the backend's factory with one). It builds the core's request pipeline (in the process that
 answers HTTP) and inference workers (in the backend's worker processes).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from dataclasses import dataclass
 
 from automl.errors import UserError
@@ -42,14 +37,3 @@ def serving_backend(name: str) -> ServingBackend:
     if spec.factory is None:
         raise UserError(f"serving backend {name} has no factory to run a server with.")
     return spec.factory  # type: ignore[no-any-return]
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    config = ServeConfig.from_json(argv[0])
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return serving_backend(config.backend)(ServingApp(config))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from automl.errors import UserError
 
@@ -54,9 +53,8 @@ def check_models(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def build_config(workspace: Path, models: Sequence[str], **options: Any) -> ServeConfig:
-    """A checked config: every model exists in the workspace and has a production version
-    (``options``: the other ``ServeConfig`` fields, already typed)."""
+def check_served(workspace: Path, models: Sequence[str]) -> tuple[str, ...]:
+    """The models to serve, each registered in the workspace with a production version."""
     from automl.registry.store import ModelStore
 
     names = check_models(models)
@@ -69,4 +67,4 @@ def build_config(workspace: Path, models: Sequence[str], **options: Any) -> Serv
             raise UserError(
                 f"{name} has no production version to serve; promote one: automl models promote model={name}:VERSION."
             )
-    return ServeConfig(workspace=str(workspace), models=names, **options)
+    return names

@@ -187,8 +187,9 @@ class RequestPipeline:
             self.metrics.observe(model, vlabel, route, status, time.perf_counter() - t0)
 
     def route(self, name: str, version: int | None, route_key: str | None) -> Pick:
+        state = self.rollouts.get(name)  # read for every request: an unreadable state answers 503
         if version is None:
-            return pick(self.rollouts.get(name), route_key, self.rng)
+            return pick(state, route_key, self.rng)
         if version in self.store.versions(name):
             return pinned(version)
         raise RequestError(404, f"{name} has no version {version}")

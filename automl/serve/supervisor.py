@@ -22,11 +22,11 @@ from automl.serve.config import ServeConfig
 
 
 def server_command(config: ServeConfig) -> list[str]:
-    """The server's main process (``automl.serve.app``), once the backend is known to exist."""
+    """The server's main process (``automl.serve.process``), once the backend is known to exist."""
     from automl.serve.app import serving_backend
 
     serving_backend(config.backend)
-    return [sys.executable, "-m", "automl.serve.app", config.to_json()]
+    return [sys.executable, "-m", "automl.serve.process", config.to_json()]
 
 
 def _kill_group(pgid: int) -> bool:

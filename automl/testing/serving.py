@@ -34,7 +34,12 @@ class InProcessServer:
         self.loop = asyncio.new_event_loop()
 
     async def _call_worker(self, job: Job) -> dict[str, Any]:
-        return await asyncio.to_thread(self.worker.run, job)
+        try:
+            return await asyncio.to_thread(self.worker.run, job)
+        except RequestError:
+            raise
+        except Exception as err:  # as a real backend answers a worker's crash
+            raise RequestError(500, "internal error while predicting") from err
 
     def __enter__(self) -> InProcessServer:
         self.worker.setup()

@@ -95,4 +95,3 @@ def clean(folder: Path) -> None:
     parts = list_parts(folder)
     for part in set(parts) - set(visible(parts)):
         part.path.unlink(missing_ok=True)
-

@@ -1,4 +1,4 @@
-"""The server's main process for LitServe: ``automl serve`` starts ``automl.serve.app`` in a
+"""The server's main process for LitServe: ``automl serve`` starts ``automl.serve.process`` in a
 session of its own, which calls ``run`` with the core's ``ServingApp``."""
 
 from __future__ import annotations

@@ -40,3 +40,21 @@ def test_show_prints_the_resolved_recipe(shared_data: Path, capsys: pytest.Captu
     assert main(["show", "recipe=income", "seed=7", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["seed"] == 7 and shown["data"]["target"] == "income"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "model=ghost", "colour=red"], "unknown argument(s) colour="),
+        (["serve", "model=ghost", "port=0"], "model=ghost: no such model"),
+        (["serve", "models=[]", "port=0"], "models=[]: name at least one model"),
+        (["models", "promote", "model=ghost:1", "canary=ten"], "no model named 'ghost'"),
+        (["models", "promote", "model=ghost:1", "canary=ten", "colour=red"], "unknown argument(s) colour="),
+    ],
+)
+def test_which_error_comes_first(
+    args: list[str], message: str, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unknown arguments first, then the model, then the values of the options."""
+    assert main(args) == 2
+    assert message in capsys.readouterr().err

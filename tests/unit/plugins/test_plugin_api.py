@@ -3,6 +3,8 @@ importing it stays light (registering plugins must not pull the runtime)."""
 
 from __future__ import annotations
 
+import pytest
+
 import automl.plugins.api as api
 
 PINNED = [
@@ -30,3 +32,11 @@ def test_every_name_resolves_and_unknown_names_fail() -> None:
         assert "no_such_name" in str(err)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_the_former_surface_still_imports_with_a_warning() -> None:
+    with pytest.deprecated_call(match="import TrainerSpec from automl.plugins.api"):
+        from automl.plugins import TrainerSpec
+    assert TrainerSpec is api.TrainerSpec
+    with pytest.raises(ImportError):
+        from automl.plugins import no_such_name  # noqa: F401

@@ -114,3 +114,15 @@ def test_registry_rejects_malformed_specs_and_suggests_names() -> None:
     registry.add(TrainerSpec(name="ridge", config_cls=NoParams, build=_build), "d", "1")
     with pytest.raises(UserError, match="Unknown trainer 'ridg' \\(did you mean 'ridge'\\?\\). Registered: ridge."):
         registry.get("ridg")
+
+
+def test_an_install_without_the_builtins_entry_points_says_to_reinstall(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata as md
+
+    import automl.plugins.manager as manager
+
+    others = [ep for ep in md.entry_points(group="automl") if ep.dist is None or ep.dist.name != "automl"]
+    monkeypatch.setattr(manager.md, "entry_points", lambda group: others)
+    with pytest.warns(manager.PluginLoadWarning, match="reinstall automl"):
+        plugins = manager.build_plugins()
+    assert "csv" not in plugins.loaders.names()

@@ -293,3 +293,16 @@ def test_a_slow_server_times_out(server: FakeServer) -> None:
     assert client.health() is False
     with pytest.raises(OSError):
         client.predict("m", [1])
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from automl.serve.client import retry_after_s
+
+    soon = datetime.now(timezone.utc) + timedelta(seconds=120)
+    assert 100 < (retry_after_s(format_datetime(soon, usegmt=True)) or 0) <= 120
+    assert 100 < (retry_after_s(soon.strftime("%a, %d %b %Y %H:%M:%S -0000")) or 0) <= 120  # no zone: UTC
+    assert retry_after_s("5") == 5.0 and retry_after_s("-3") == 0.0
+    assert retry_after_s(None) is None and retry_after_s("later") is None
