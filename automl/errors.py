@@ -27,6 +27,12 @@ class NotPromoted(AutomlError):
     exit_code = 3
 
 
+class DriftDetected(AutomlError):
+    """Monitoring found drift beyond the recipe's threshold (exit 4), so a scheduler can act."""
+
+    exit_code = 4
+
+
 class BundleFormatError(UserError):
     """A saved model bundle this version of automl cannot read."""
 

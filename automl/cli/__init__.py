@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from automl.cli.args import Args
-from automl.errors import AutomlError, NotPromoted, UserError
+from automl.errors import AutomlError, DriftDetected, NotPromoted, UserError
 
 USAGE = """\
 automl COMMAND [key=value ...] [--json]
@@ -39,6 +39,8 @@ commands:
                                              serve models over HTTP until SIGTERM or Ctrl-C
   gc       [model=NAME] [retention_days=N] [dry_run=true]
                                              delete invokes older than each model's deploy.retention_days
+  monitor  model=REF [reference=training|window] [window=N] [reference_window=N] [alpha=P] [html=FILE]
+                                             drift of the model's inputs and outputs (exit 4 on drift)
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -57,6 +59,7 @@ COMMANDS: dict[str, str] = {
     "keys": "keys:cmd_keys",
     "serve": "serve:cmd_serve",
     "gc": "gc:cmd_gc",
+    "monitor": "monitor:cmd_monitor",
 }
 """Each command and where it lives: ``MODULE:FUNCTION`` under ``automl.cli``."""
 WITH_ACTIONS = ("models", "weights", "keys")
@@ -96,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(f"'{sub[0]}': arguments are key=value (see automl --help).")
         return command(command_name)(args, sub)
     except AutomlError as err:
-        print(f"error: {err}" if not isinstance(err, NotPromoted) else f"not promoted: {err}", file=sys.stderr)
+        prefix = (
+            "not promoted" if isinstance(err, NotPromoted) else "drift" if isinstance(err, DriftDetected) else "error"
+        )
+        print(f"{prefix}: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

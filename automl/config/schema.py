@@ -171,6 +171,45 @@ class DeployConfig:
 
 
 @dataclass
+class MonitorConfig:
+    reference: str = _help(
+        "What recent invokes are compared with: training (the production version's training data and its "
+        "out-of-fold predictions) or window (the invokes just before the current window).",
+        default="training",
+    )
+    window: int = _help("The current window: the model's most recent invokes.", default=1000)
+    reference_window: Optional[int] = _help(
+        "With reference: window, how many invokes before the current window; null: as many as window.",
+        default=None,
+    )
+    alpha: float = _help(
+        "Family-wise false-alarm rate: the p-values of every test (columns, embeddings, outputs) are "
+        "Holm-corrected to it.",
+        default=0.05,
+    )
+    large_sample: int = _help(
+        "Above this many invokes in a window, columns are compared by a distance (Wasserstein for numbers, "
+        "Jensen-Shannon for categories) against distance_threshold instead of a test.",
+        default=1000,
+    )
+    distance_threshold: float = _help(
+        "Drift for a distance: normed Wasserstein or Jensen-Shannon distance above this.", default=0.1
+    )
+    numeric_test: Optional[str] = _help(
+        "Registered drift detector for numeric columns; null: ks (or wasserstein above large_sample).",
+        default=None,
+    )
+    categorical_test: Optional[str] = _help(
+        "Registered drift detector for categorical columns; null: chi2, z_test for two values (or "
+        "jensen_shannon above large_sample).",
+        default=None,
+    )
+    embedding_test: str = _help("Registered drift detector for image and text embeddings.", default="mmd")
+    permutations: int = _help("Permutations of the embedding test's p-value.", default=200)
+    min_invokes: int = _help("Fewer invokes than this in a window: not enough to say, no test is run.", default=50)
+
+
+@dataclass
 class RayConfig:
     address: Optional[str] = _help(
         "Address of a running Ray cluster (host:port); null: start a local Ray for the run.",
@@ -194,4 +233,5 @@ class Recipe:
     search: SearchConfig = field(default_factory=SearchConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     ray: RayConfig = field(default_factory=RayConfig)

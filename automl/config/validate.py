@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from automl.config.defaults import ResolvedDefaults, resolve_defaults
 from automl.config.errors import config_error
-from automl.config.schema import Recipe
+from automl.config.schema import MonitorConfig, Recipe
 from automl.config.space import SearchSpace, build_space
 from automl.errors import UserError, unknown_name
 from automl.paths import workspace_dir
@@ -112,6 +112,22 @@ def _check_ranges(r: Recipe) -> None:
         raise UserError(
             f"The 'retention_days' option of deploy must be a number >= 0 (null keeps invokes forever). Got {days}."
         )
+    check_monitor(r.monitor)
+
+
+def check_monitor(m: MonitorConfig) -> None:
+    """The ranges of a ``monitor:`` section (a recipe's, or one overridden by ``automl monitor``)."""
+    if m.reference not in ("training", "window"):
+        raise unknown_name("monitor.reference", m.reference, ("training", "window"))
+    _at_least("monitor", "window", m.window, 2)
+    _at_least("monitor", "reference_window", m.reference_window, 2)
+    if not 0 < m.alpha < 1:
+        raise UserError(f"The 'alpha' option of monitor must be a number in (0, 1). Got {m.alpha}.")
+    _at_least("monitor", "large_sample", m.large_sample, 2)
+    if not m.distance_threshold > 0:
+        raise UserError(f"The 'distance_threshold' option of monitor must be a number > 0. Got {m.distance_threshold}.")
+    _at_least("monitor", "permutations", m.permutations, 19)
+    _at_least("monitor", "min_invokes", m.min_invokes, 2)
 
 
 def _check_data(r: Recipe, plugins: Plugins) -> Any:

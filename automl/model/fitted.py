@@ -36,13 +36,25 @@ class FittedModel:
         built = {key: self.views[key].transform(inputs) for key in {m.view for m in self.members}}
         return self.predict_proba_views(built)
 
+    def logged_view(self) -> str | None:
+        """The view whose embedding the server logs: the heaviest-weighted member's that sees a
+        backbone's embedding; None when no member does."""
+        keys = [m.view for m in sorted(self.members, key=lambda m: -m.weight)]
+        return next((key for key in keys if isinstance(self.views[key], EmbeddingView)), None)
+
+    @property
+    def embedding_identity(self) -> str | None:
+        """The identity (embedding cache key) of the backbone behind ``logged_view``."""
+        key = self.logged_view()
+        return None if key is None else getattr(self.views[key].embedder, "identity", None)
+
     def predict_proba_and_embedding(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities and, where a member sees a backbone's embedding, that embedding (the
-        heaviest-weighted such member's): the server logs it for drift monitoring and review."""
+        ``logged_view``'s): the server logs it for drift monitoring and review."""
         keys = [m.view for m in sorted(self.members, key=lambda m: -m.weight)]
         built = {key: self.views[key].transform(inputs) for key in dict.fromkeys(keys)}
-        embedded = [key for key in built if isinstance(self.views[key], EmbeddingView)]
-        vectors = np.asarray(built[embedded[0]], dtype=np.float32) if embedded else None
+        logged = self.logged_view()
+        vectors = np.asarray(built[logged], dtype=np.float32) if logged is not None else None
         return self.predict_proba_views(built), vectors
 
     def predict_proba_views(self, built: dict[str, Any]) -> np.ndarray:

@@ -19,7 +19,9 @@ TABULAR_TASK = "tabular_classification"
 NETWORK_TASKS = ("image_classification", "text_classification")
 
 
-_NULLABLE = {"metric", "score", "score_std", "threshold", "features", "input_column", "created", "export"}
+_NULLABLE = {
+    "metric", "score", "score_std", "threshold", "features", "input_column", "created", "export", "embedding_identity"
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class BundleMeta:
     lineage: Mapping[str, Any] = field(default_factory=dict)  # recipe, data hash, packages, seeds
     created: str | None = None
     export: Mapping[str, Any] | None = None  # the exporter's report, where the recipe asked for one
+    embedding_identity: str | None = None  # the embedding cache key of the embedding the server logs
     format: int = BUNDLE_FORMAT
 
     @property

@@ -89,6 +89,7 @@ def register_winner(
         lineage=_lineage(recipe, run_id, plugins, table, winner),
         created=utc_now(),
         export=exported.report if exported else None,
+        embedding_identity=model.embedding_identity,
     )
     attachments = {"export": exported.folder} if exported and exported.folder else None
     version = store.register(recipe.name, model, meta, attachments=attachments)
