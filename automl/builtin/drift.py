@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from automl.plugins.components import ComponentSpec, NoOptions
 from automl.plugins.markers import hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MMD_MAX_ROWS = 1000
 """The MMD test subsamples each side to at most this many rows (its cost grows with the square)."""
@@ -31,6 +32,7 @@ class KolmogorovSmirnov:
     """Numeric columns and confidences in small samples: the two-sample KS test."""
 
     def compare(self, reference: Any, current: Any) -> Mapping[str, Any]:
+        import numpy as np
         from scipy.stats import ks_2samp
 
         ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
@@ -40,6 +42,8 @@ class KolmogorovSmirnov:
 
 
 def _counts(reference: Any, current: Any) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     ref, cur = np.asarray(reference, dtype=object).astype(str), np.asarray(current, dtype=object).astype(str)
     values = sorted(set(ref) | set(cur))
     return (
@@ -52,6 +56,7 @@ class ChiSquare:
     """Categorical columns and predicted classes: the chi-square test of the two samples' counts."""
 
     def compare(self, reference: Any, current: Any) -> Mapping[str, Any]:
+        import numpy as np
         from scipy.stats import chi2_contingency
 
         ref, cur = _counts(reference, current)
@@ -65,6 +70,7 @@ class ProportionZ:
     """Columns with two values: the two-proportion z-test of the first value's share."""
 
     def compare(self, reference: Any, current: Any) -> Mapping[str, Any]:
+        import numpy as np
         from scipy.stats import norm
 
         ref, cur = _counts(reference, current)
@@ -95,6 +101,7 @@ class NormedWasserstein:
         self.threshold = options.threshold
 
     def compare(self, reference: Any, current: Any) -> Mapping[str, Any]:
+        import numpy as np
         from scipy.stats import wasserstein_distance
 
         ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
@@ -132,6 +139,8 @@ class MaximumMeanDiscrepancy:
     reference). Each side is subsampled to ``MMD_MAX_ROWS`` rows."""
 
     def __init__(self, options: PermutationOptions) -> None:
+        import numpy as np
+
         self.permutations = options.permutations
         self.rng = np.random.default_rng(options.seed)
 
@@ -139,6 +148,8 @@ class MaximumMeanDiscrepancy:
         return x[self.rng.choice(len(x), MMD_MAX_ROWS, replace=False)] if len(x) > MMD_MAX_ROWS else x
 
     def compare(self, reference: Any, current: Any) -> Mapping[str, Any]:
+        import numpy as np
+
         x = self._rows(np.asarray(reference, dtype=np.float64))
         y = self._rows(np.asarray(current, dtype=np.float64))
         z = np.vstack([x, y])

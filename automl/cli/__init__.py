@@ -41,6 +41,9 @@ commands:
                                              delete invokes older than each model's deploy.retention_days
   monitor  model=REF [reference=training|window] [window=N] [reference_window=N] [alpha=P] [html=FILE]
                                              drift of the model's inputs and outputs (exit 4 on drift)
+  sample   model=REF [n=N]                   queue recent invokes worth a human look for review
+  review   [list] model=NAME | export model=NAME output=FILE | import model=NAME input=FILE [new_labels=true]
+                                             the review queue; imported labels become training data
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -60,9 +63,11 @@ COMMANDS: dict[str, str] = {
     "serve": "serve:cmd_serve",
     "gc": "gc:cmd_gc",
     "monitor": "monitor:cmd_monitor",
+    "sample": "review:cmd_sample",
+    "review": "review:cmd_review",
 }
 """Each command and where it lives: ``MODULE:FUNCTION`` under ``automl.cli``."""
-WITH_ACTIONS = ("models", "weights", "keys")
+WITH_ACTIONS = ("models", "weights", "keys", "review")
 """Commands whose first word is an action (``automl models promote ...``)."""
 
 

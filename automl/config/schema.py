@@ -207,6 +207,18 @@ class MonitorConfig:
     embedding_test: str = _help("Registered drift detector for image and text embeddings.", default="mmd")
     permutations: int = _help("Permutations of the embedding test's p-value.", default=200)
     min_invokes: int = _help("Fewer invokes than this in a window: not enough to say, no test is run.", default=50)
+    samplers: List[str] = _help(
+        "Registered samplers that share `automl sample`'s batch (see `automl plugins`, kind sampler).",
+        default_factory=lambda: ["low_confidence", "rare_class", "near_mistakes"],
+    )
+    random_share: float = _help("Share of each sampled batch picked at random, as a control.", default=0.1)
+    per_day: int = _help("At most this many invokes a day go to the review queue (UTC days).", default=50)
+    sample_from: int = _help("`automl sample` picks among the model's most recent invokes, this many.", default=5000)
+    min_distance: float = _help(
+        "A batch is diverse: an invoke whose embedding is closer than this cosine distance to one already "
+        "picked is passed over.",
+        default=0.02,
+    )
 
 
 @dataclass

@@ -115,6 +115,16 @@ def _check_ranges(r: Recipe) -> None:
     check_monitor(r.monitor)
 
 
+def check_monitor_components(m: MonitorConfig, plugins: Plugins) -> None:
+    """The detectors and samplers a ``monitor:`` section names are registered."""
+    detectors = plugins.registries["drift_detector"]
+    for key in ("numeric_test", "categorical_test", "embedding_test"):
+        if getattr(m, key) is not None:
+            require(detectors, getattr(m, key), f"monitor.{key}")
+    for name in m.samplers:
+        require(plugins.registries["sampler"], name, "monitor.samplers")
+
+
 def check_monitor(m: MonitorConfig) -> None:
     """The ranges of a ``monitor:`` section (a recipe's, or one overridden by ``automl monitor``)."""
     if m.reference not in ("training", "window"):
@@ -128,6 +138,14 @@ def check_monitor(m: MonitorConfig) -> None:
         raise UserError(f"The 'distance_threshold' option of monitor must be a number > 0. Got {m.distance_threshold}.")
     _at_least("monitor", "permutations", m.permutations, 19)
     _at_least("monitor", "min_invokes", m.min_invokes, 2)
+    if not 0 <= m.random_share <= 1:
+        raise UserError(f"The 'random_share' option of monitor must be in [0, 1]. Got {m.random_share}.")
+    _at_least("monitor", "per_day", m.per_day, 1)
+    _at_least("monitor", "sample_from", m.sample_from, 1)
+    if not 0 <= m.min_distance < 2:
+        raise UserError(
+            f"The 'min_distance' option of monitor must be a cosine distance in [0, 2). Got {m.min_distance}."
+        )
 
 
 def _check_data(r: Recipe, plugins: Plugins) -> Any:
@@ -229,6 +247,7 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> CheckedRecipe:
     recipe = defaults.recipe
     _check_ranges(recipe)
     require(plugins.metrics, recipe.eval.metric, "eval.metric")
+    check_monitor_components(recipe.monitor, plugins)
     if recipe.deploy.backend is not None:
         require(plugins.registries["serving_backend"], recipe.deploy.backend, "deploy.backend")
     export_options = None

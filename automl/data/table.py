@@ -36,6 +36,8 @@ class ExampleTable:
     sources: np.ndarray
     classes: list[str]
     skipped: list[BadRow] = field(default_factory=list)
+    from_reviews: int = 0  # examples added from reviewed invokes
+    relabelled: int = 0  # examples whose label a review changed
 
     @property
     def y(self) -> np.ndarray:
@@ -112,7 +114,7 @@ def build_table(result: LoadResult, data: DataConfig, min_per_class: int) -> Exa
     kept = frame.loc[keep, features].reset_index(drop=True)
     labels = labels[keep]
     classes = list(data.labels) if data.labels is not None else sorted(set(labels.tolist()))
-    _check_classes(labels, classes, target, min_per_class)
+    check_classes(labels, classes, target, min_per_class)
     if raw:
         ids = np.asarray(result.content_ids, dtype=object)[keep]
     else:
@@ -132,7 +134,7 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _check_classes(labels: np.ndarray, classes: list[str], target: str, min_per_class: int) -> None:
+def check_classes(labels: np.ndarray, classes: list[str], target: str, min_per_class: int) -> None:
     present, counts = np.unique(labels, return_counts=True)
     if len(present) < 2:
         only = present[0] if len(present) else "nothing"

@@ -7,7 +7,7 @@ these with ``isinstance``: they document the contract, and type checkers hold pl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,10 +24,17 @@ class Exporter(Protocol):
 
 
 class Sampler(Protocol):
-    """Picks logged invokes worth a human look: returns at most ``n`` invoke ids, best first.
-    (The review loop calls samplers; see the issue "The ML loop, part 1".)"""
+    """Ranks logged invokes by how much a human look at them is worth.
 
-    def select(self, invokes: Any, n: int) -> Sequence[str]: ...
+    ``invokes`` is a DataFrame with one row per candidate (``invoke_id``, ``label``, ``confidence``,
+    ``margin``: top-1 minus top-2 probability, ``embedding``: the logged vector or None);
+    ``mistakes`` holds the embeddings of invokes a reviewer corrected (None when there are none).
+    ``score`` returns one priority per row, higher first (NaN: never pick), and ``reason`` says in
+    a few words why a row was picked (shown in the queue)."""
+
+    def score(self, invokes: Any, mistakes: Any) -> Any: ...
+
+    def reason(self, row: Any) -> str: ...
 
 
 class DriftDetector(Protocol):

@@ -47,6 +47,7 @@ from automl.search.ray_session import ray_session, wait_for_ray_stop, warm_drive
 from automl.search.retrain import could_retrain, plan_mode, recipe_fingerprint
 from automl.search.run_state import RunState
 from automl.search.tuner import SearchOutcome, run_search
+from automl.train.annotations import with_annotations
 from automl.train.export import export_model
 from automl.train.registration import register_winner
 from automl.train.summary import PhaseTimes, RunSummary, budget_report, run_summary
@@ -60,6 +61,11 @@ _T = TypeVar("_T")
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def load_training_table(checked: CheckedRecipe, plugins: Plugins, workspace: Path) -> ExampleTable:
+    """The recipe's examples with the model's reviewed labels on top (``train.annotations``)."""
+    return with_annotations(load_table(checked, plugins), checked.recipe, workspace)
 
 
 def load_table(checked: CheckedRecipe, plugins: Plugins) -> ExampleTable:
@@ -232,7 +238,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
     # which starts in this thread while the examples are loaded and embedded in another.
     maybe_retrain = recipe.ray.address is None and could_retrain(recipe, workspace)
     with ThreadPoolExecutor(1, thread_name_prefix="automl-prepare") as pool:
-        loading = pool.submit(_timed, load_table, checked, plugins)
+        loading = pool.submit(_timed, load_training_table, checked, plugins, workspace)
         plan = None
         if maybe_retrain:
             table, load_s = loading.result()

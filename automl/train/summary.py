@@ -72,6 +72,8 @@ class DataReport:
     skipped: int
     skipped_examples: list[dict[str, Any]]
     content_hash: str
+    from_reviews: int = 0  # examples added from reviewed invokes
+    relabelled: int = 0  # examples whose label a review changed
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ def run_summary(
             skipped=len(table.skipped),
             skipped_examples=[dataclasses.asdict(b) for b in table.skipped[:20]],
             content_hash=table.content_hash,
+            from_reviews=table.from_reviews,
+            relabelled=table.relabelled,
         ),
         importance=importance[:20],
         export=exported.report if exported else None,

@@ -149,3 +149,30 @@ def test_a_rerun_on_grown_data_retrains_instead_of_searching(tmp_path: Path, sha
     assert third["mode"] == "search" and third["trials"] == 6
     changed = automl.run("penguins", workspace=str(tmp_path), **{**overrides, "eval.cv_folds": 3})
     assert changed["mode"] == "search" and "recipe changed" in changed["mode_reason"]
+
+
+def test_reviewed_labels_are_trained_on_in_the_next_run(tmp_path: Path, shared_data: Path) -> None:
+    """Reviews of invokes become examples, a review of a training row changes its label, and the
+    summary counts both."""
+    from datetime import datetime
+
+    from automl.store.reviews import Annotation, ReviewStore
+
+    first = run_penguins(tmp_path)
+    frame = pd.read_csv(shared_data / "penguins" / "penguins.csv")
+    oof = pd.read_parquet(Path(first["run_dir"]) / "oof.parquet")
+    features = [c for c in frame.columns if c != "species"]
+    at = datetime(2026, 12, 6)
+    new_rows = frame.head(5).assign(bill_length_mm=lambda f: f["bill_length_mm"] + 0.05)  # not in the data
+    notes = [
+        Annotation(f"invoke-{i}", "penguins", row["species"], "tester", at, "import", f"item{i}",
+                   json.dumps({c: (None if pd.isna(row[c]) else row[c]) for c in features}), None)
+        for i, (_, row) in enumerate(new_rows.iterrows())
+    ]  # fmt: skip
+    first_id, first_label = oof["example_id"].iloc[0], oof["label"].iloc[0]
+    other = next(c for c in sorted(set(oof["label"])) if c != first_label)
+    notes.append(Annotation(first_id, "penguins", other, "tester", at, "import", "item-x", None, None))
+    ReviewStore(tmp_path).annotate(notes)
+    second = run_penguins(tmp_path, **{"search.mode": "search"})
+    assert (second["data"]["from_reviews"], second["data"]["relabelled"]) == (5, 1)
+    assert second["data"]["rows"] == first["data"]["rows"] + 5

@@ -1,0 +1,156 @@
+"""The review queue and the annotations: ``<workspace>/reviews/reviews.duckdb``.
+
+A file of its own, apart from the invoke store (whose one writer is the server): short-lived
+commands (``automl sample``, ``automl review``) open it, write in one short transaction, and close
+it. Another command holding it makes the next wait a few seconds, then say so.
+
+- ``queue``: invokes picked for a human look: which invoke and content, why (the sampler and its
+  reason), what the model said, and whether the item is pending, reviewed or skipped.
+- ``annotations``: a label a person gave to a content id, with who, when and from where (a review
+  of a queue item, an imported file); the input itself comes along, so a reviewed invoke can
+  become a training example. The newest annotation of a content id wins.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from automl.errors import UserError
+
+PENDING, REVIEWED, SKIPPED = "pending", "reviewed", "skipped"
+BUSY_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    item_id: str
+    model: str
+    version: int
+    invoke_id: str
+    content_id: str
+    sampled_at: datetime
+    sampler: str
+    reason: str
+    predicted: str
+    confidence: float
+    input_json: str | None  # a tabular row or a text, as JSON text
+    input_blob: str | None  # an image: its key in the invoke store's blobs
+    status: str = PENDING
+
+
+@dataclass(frozen=True)
+class Annotation:
+    content_id: str
+    model: str
+    label: str
+    reviewer: str
+    annotated_at: datetime
+    source: str  # review | import
+    item_id: str | None
+    input_json: str | None
+    input_blob: str | None
+
+
+def _ddl(table: str, cls: type) -> str:
+    types = {"int": "INTEGER", "float": "DOUBLE", "datetime": "TIMESTAMP"}
+    columns = ", ".join(f"{f.name} {types.get(str(f.type).split(' ')[0], 'VARCHAR')}" for f in fields(cls))
+    return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
+
+
+class ReviewStore:
+    def __init__(self, workspace: Path) -> None:
+        self.path = Path(workspace) / "reviews" / "reviews.duckdb"
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), config={"threads": 1})
+                break
+            except duckdb.IOException as err:
+                if "lock" not in str(err).lower() or time.monotonic() > deadline:
+                    raise UserError(
+                        f"{self.path} is busy in another process ({str(err).splitlines()[0]}); try again."
+                    ) from None
+                time.sleep(0.1)  # another short-lived command holds the file: it lets go within a moment
+        try:
+            con.execute(_ddl("queue", QueueItem))
+            con.execute(_ddl("annotations", Annotation))
+            yield con
+        finally:
+            con.close()
+
+    def queued_invokes(self, model: str) -> set[str]:
+        with self._connect() as con:
+            return {r[0] for r in con.execute("SELECT invoke_id FROM queue WHERE model = ?", [model]).fetchall()}
+
+    def queued_since(self, model: str, since: datetime) -> int:
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT count(*) FROM queue WHERE model = ? AND sampled_at >= ?", [model, since]
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    def add(self, items: Sequence[QueueItem]) -> None:
+        if not items:
+            return
+        with self._connect() as con:
+            con.executemany(
+                f"INSERT INTO queue VALUES ({', '.join('?' * len(fields(QueueItem)))})", [astuple(i) for i in items]
+            )
+
+    def items(self, model: str, status: str | None = PENDING) -> list[QueueItem]:
+        where, params = ("AND status = ?", [model, status]) if status else ("", [model])
+        with self._connect() as con:
+            rows = con.execute(
+                f"SELECT * FROM queue WHERE model = ? {where} ORDER BY sampled_at, item_id", params
+            ).fetchall()
+        return [QueueItem(*r) for r in rows]
+
+    def annotate(self, annotations: Sequence[Annotation], skipped: Sequence[str] = ()) -> None:
+        """Save ``annotations`` (reviewed items leave the queue) and mark ``skipped`` items, all in
+        one transaction: an import lands whole or not at all."""
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                marker = f"INSERT INTO annotations VALUES ({', '.join('?' * len(fields(Annotation)))})"
+                if annotations:
+                    con.executemany(marker, [astuple(a) for a in annotations])
+                done = [a.item_id for a in annotations if a.item_id]
+                for status, ids in ((REVIEWED, done), (SKIPPED, list(skipped))):
+                    if ids:
+                        con.execute(
+                            f"UPDATE queue SET status = ? WHERE item_id IN ({', '.join('?' * len(ids))})",
+                            [status, *ids],
+                        )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def undo(self, item_id: str) -> None:
+        """Forget the annotation of a reviewed item and put it back in the queue."""
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
+            con.execute("UPDATE queue SET status = ? WHERE item_id = ?", [PENDING, item_id])
+            con.execute("COMMIT")
+
+    def annotations(self, model: str) -> list[Annotation]:
+        """The newest annotation of each content id of ``model``."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT * FROM annotations WHERE model = ? QUALIFY row_number() OVER "
+                "(PARTITION BY content_id ORDER BY annotated_at DESC) = 1 ORDER BY annotated_at",
+                [model],
+            ).fetchall()
+        return [Annotation(*r) for r in rows]
