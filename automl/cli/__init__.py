@@ -44,6 +44,7 @@ commands:
   sample   model=REF [n=N]                   queue recent invokes worth a human look for review
   review   [list] model=NAME | export model=NAME output=FILE | import model=NAME input=FILE [new_labels=true]
                                              the review queue; imported labels become training data
+  inspect  recipe=NAME [n=N]                 likely label errors in the training data (last run)
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -65,6 +66,7 @@ COMMANDS: dict[str, str] = {
     "monitor": "monitor:cmd_monitor",
     "sample": "review:cmd_sample",
     "review": "review:cmd_review",
+    "inspect": "inspect:cmd_inspect",
 }
 """Each command and where it lives: ``MODULE:FUNCTION`` under ``automl.cli``."""
 WITH_ACTIONS = ("models", "weights", "keys", "review")

@@ -1,0 +1,33 @@
+"""``automl inspect``: likely label errors in a recipe's training data."""
+
+from __future__ import annotations
+
+from automl.cli.args import Args, emit
+
+
+def cmd_inspect(args: Args, sub: list[str]) -> int:
+    import dataclasses
+
+    from automl.loop.label_issues import inspect_labels
+    from automl.paths import workspace_dir
+
+    recipe = args.require("recipe", "the name of a recipe that has been run")
+    top = args.integer("n", 20, 1, 1_000_000)
+    workspace = workspace_dir(args.get("workspace"))
+    args.finish("inspect")
+    assert top is not None
+    report = inspect_labels(workspace, recipe, top)
+    lines = [
+        f"{report.recipe} (run {report.run_id}): {report.flagged} of {report.examples} examples look mislabelled "
+        f"(cleanlab, out-of-fold probabilities); the {len(report.suspects)} least likely labels:",
+        f"{'SOURCE':<40}{'GIVEN':<16}{'SUGGESTED':<16}{'SCORE':>7}  FLAGGED",
+    ]
+    lines += [
+        f"{s.source[-39:]:<40}{s.given[:15]:<16}{s.suggested[:15]:<16}{s.score:>7.3f}  {'yes' if s.flagged else 'no'}"
+        for s in report.suspects
+    ]
+    if report.confused:
+        pairs = ", ".join(f"{a} -> {b} ({n})" for a, b, n in report.confused)
+        lines.append(f"most confused (given -> suggested): {pairs}")
+    emit(args, dataclasses.asdict(report), "\n".join(lines))
+    return 0

@@ -1,0 +1,76 @@
+"""``inspect``: likely label errors in a recipe's training data, from its last run's out-of-fold
+probabilities (each example was predicted by a model that never saw it).
+
+Ranked with cleanlab: every example gets a label-quality score (self-confidence: the
+out-of-fold probability of its given label), lowest first, and ``find_label_issues`` (confident
+learning) marks the ones it would call errors. The report also lists the most confused class pairs
+among those and the least confident examples.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automl.data.table import PROBA_PREFIX
+from automl.errors import UserError
+
+
+@dataclass(frozen=True)
+class Suspect:
+    content_id: str
+    source: str  # the row number (0-based, header excluded) or the file path
+    given: str
+    suggested: str
+    score: float  # label quality, 0 (surely wrong) to 1
+    flagged: bool  # marked as an issue by confident learning
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    recipe: str
+    run_id: str
+    examples: int
+    flagged: int
+    suspects: list[Suspect]
+    confused: list[tuple[str, str, int]] = field(default_factory=list)  # given, suggested, count
+    least_confident: list[Suspect] = field(default_factory=list)
+
+
+def last_run(workspace: Path, recipe: str) -> Path:
+    runs = sorted((workspace / "runs" / recipe).glob("*/oof.parquet"))
+    if not runs:
+        raise UserError(f"recipe={recipe}: no finished run in {workspace}; run it first (automl run recipe={recipe}).")
+    return runs[-1].parent
+
+
+def inspect_labels(workspace: Path, recipe: str, top: int = 20) -> LabelReport:
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    run_dir = last_run(workspace, recipe)
+    oof = pd.read_parquet(run_dir / "oof.parquet")
+    classes = [c[len(PROBA_PREFIX) :] for c in oof.columns if c.startswith(PROBA_PREFIX)]
+    proba = oof[[f"{PROBA_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    index = {c: i for i, c in enumerate(classes)}
+    given = oof["label"].astype(str).map(index).to_numpy()
+    scores = get_label_quality_scores(given, proba, method="self_confidence")
+    flagged = set(find_label_issues(given, proba, filter_by="prune_by_noise_rate").nonzero()[0].tolist())
+    suggested = proba.argmax(axis=1)
+
+    def suspect(i: int) -> Suspect:
+        return Suspect(str(oof["example_id"].iat[i]), str(oof["source"].iat[i]), classes[given[i]],
+                       classes[suggested[i]], float(scores[i]), i in flagged)  # fmt: skip
+
+    ranked = [suspect(int(i)) for i in np.argsort(scores, kind="stable")[:top]]
+    pairs = Counter((classes[given[i]], classes[suggested[i]]) for i in flagged if given[i] != suggested[i])
+    unsure = [suspect(int(i)) for i in np.argsort(proba.max(axis=1), kind="stable")[: min(top, 10)]]
+    return LabelReport(
+        recipe, run_dir.name, len(oof), len(flagged), ranked,
+        [(a, b, n) for (a, b), n in pairs.most_common(5)], unsure,
+    )  # fmt: skip

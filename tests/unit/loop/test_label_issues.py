@@ -1,0 +1,54 @@
+"""``automl inspect`` ranks flipped labels first, from a run's out-of-fold probabilities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.cli import main
+from automl.loop.label_issues import inspect_labels
+
+
+def _run(workspace: Path, n: int = 400, flips: int = 20) -> set[str]:
+    rng = np.random.default_rng(0)
+    classes = ["a", "b", "c"]
+    truth = rng.integers(0, 3, n)
+    proba = rng.dirichlet([1, 1, 1], n) * 0.3
+    proba[np.arange(n), truth] += 0.7
+    given = truth.copy()
+    flipped = rng.choice(n, flips, replace=False)
+    given[flipped] = (truth[flipped] + 1) % 3
+    oof = pd.DataFrame({"example_id": [f"c{i}" for i in range(n)], "source": [str(i) for i in range(n)]})
+    oof["label"] = np.asarray(classes)[given]
+    for j, c in enumerate(classes):
+        oof[f"proba_{c}"] = proba[:, j]
+    run_dir = workspace / "runs" / "r" / "20260101-000000-abcd"
+    run_dir.mkdir(parents=True)
+    oof.to_parquet(run_dir / "oof.parquet")
+    return {f"c{i}" for i in flipped}
+
+
+def test_the_flipped_labels_come_first(workspace: Path) -> None:
+    flipped = _run(workspace)
+    report = inspect_labels(workspace, "r", top=len(flipped))
+    found = {s.content_id for s in report.suspects}
+    assert len(found & flipped) >= 0.9 * len(flipped)
+    first = report.suspects[0]
+    assert first.flagged and first.given != first.suggested and 0 <= first.score < 0.2
+    assert 0.5 * len(flipped) <= report.flagged <= 2 * len(flipped) and report.confused
+
+
+def test_the_command_and_its_errors(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", "recipe=r"]) == 2
+    assert "no finished run" in capsys.readouterr().err
+    _run(workspace)
+    assert main(["inspect", "recipe=r", "n=5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["suspects"]) == 5 and {"content_id", "source", "given", "suggested", "score"} <= set(
+        data["suspects"][0]
+    )
+    assert main(["inspect", "recipe=r", "n=0"]) == 2
