@@ -42,7 +42,8 @@ commands:
   monitor  model=REF [reference=training|window] [window=N] [reference_window=N] [alpha=P] [html=FILE]
                                              drift of the model's inputs and outputs (exit 4 on drift)
   sample   model=REF [n=N]                   queue recent invokes worth a human look for review
-  review   [list] model=NAME | export model=NAME output=FILE | import model=NAME input=FILE [new_labels=true]
+  review   [list] model=NAME | next model=NAME | export model=NAME output=FILE
+           import model=NAME input=FILE [new_labels=true]
                                              the review queue; imported labels become training data
   inspect  recipe=NAME [n=N]                 likely label errors in the training data (last run)
 

@@ -59,6 +59,13 @@ def cmd_review(args: Args, sub: list[str]) -> int:
         import dataclasses
 
         emit(args, dataclasses.asdict(done), text)
+    elif action == "next":
+        from automl.loop.review import review_next
+
+        reviewer = args.get("reviewer")
+        args.finish("review next")
+        labelled, skipped = review_next(workspace, ref, input, print, reviewer)
+        emit(args, {"labelled": labelled, "skipped": skipped}, f"{labelled} labelled, {skipped} skipped")
     elif action == "list":
         from automl.loop.review import model_classes
 
@@ -68,5 +75,5 @@ def cmd_review(args: Args, sub: list[str]) -> int:
         lines = [f"{i.item_id}  {i.sampler:<15} {i.predicted:<16} {i.confidence:.2f}  {i.reason}" for i in items]
         emit(args, [i.__dict__ for i in items], "\n".join(lines) if items else f"no pending items for {name}")
     else:
-        raise UserError(f"automl review {action}: unknown action; use list, export or import.")
+        raise UserError(f"automl review {action}: unknown action; use list, next, export or import.")
     return 0

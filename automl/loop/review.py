@@ -1,10 +1,12 @@
 """The review queue for people and for outside tools: export pending items as CSV, import the
-labels given to them (all or nothing, every bad row named), list what waits."""
+labels given to them (all or nothing, every bad row named), or label them one by one in the
+terminal (``review_next``)."""
 
 from __future__ import annotations
 
 import csv
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -104,3 +106,66 @@ def import_labels(workspace: Path, ref: str, source: Path, new_labels: bool, rev
     reviews.annotate(annotations)
     changed = sum(a.label != queue[a.item_id].predicted for a in annotations if a.item_id)
     return Imported(name, len(annotations), len(rows) - len(annotations), changed, added)
+
+
+def describe(workspace: Path, item: QueueItem) -> str:
+    """What the terminal review shows of an item's input."""
+    shown = item_input(workspace, item)
+    if item.input_blob:
+        try:
+            from PIL import Image
+
+            with Image.open(shown) as image:
+                return f"image {shown} ({image.width} x {image.height})"
+        except OSError:
+            return f"image {shown} (cannot be opened)"
+    return shown
+
+
+def review_next(
+    workspace: Path, ref: str, read: Callable[[str], str], write: Callable[[str], None], reviewer: str | None = None
+) -> tuple[int, int]:
+    """Label pending items one by one: a key per label, ``s`` skip, ``u`` undo the last answer,
+    ``q`` (or the end of input) quit. Every answer is saved at once. Returns (labelled, skipped)."""
+    name, classes = model_classes(workspace, ref)
+    reviews = ReviewStore(workspace)
+    keys = {str(i + 1) if i < 9 else chr(ord("a") + i - 9): c for i, c in enumerate(classes)}
+    menu = "  ".join(f"[{k}] {c}" for k, c in keys.items()) + "  [s] skip  [u] undo  [q] quit"
+    who = reviewer or getpass.getuser()
+    history: list[tuple[str, bool]] = []  # item id, labelled
+    labelled = skipped = 0
+    while True:
+        pending = reviews.items(name)
+        if not pending:
+            write(f"no pending items for {name}")
+            return labelled, skipped
+        item = pending[0]
+        write(f"\n{item.item_id} ({item.reason}; {len(pending)} pending)\n{describe(workspace, item)}")
+        write(f"model: {item.predicted} ({item.confidence:.2f})\n{menu}")
+        try:
+            answer = read("> ").strip().lower()
+        except EOFError:
+            answer = "q"
+        if answer == "q":
+            return labelled, skipped
+        if answer == "u":
+            if not history:
+                write("nothing to undo")
+                continue
+            last, was_label = history.pop()
+            reviews.undo(last)
+            labelled, skipped = labelled - was_label, skipped - (not was_label)
+            write(f"undone: {last} is pending again")
+        elif answer == "s":
+            reviews.annotate([], skipped=[item.item_id])
+            history.append((item.item_id, False))
+            skipped += 1
+        elif answer in keys:
+            at = datetime.now(timezone.utc).replace(tzinfo=None)
+            note = Annotation(item.content_id, name, keys[answer], who, at, "review", item.item_id,
+                              item.input_json, item.input_blob)  # fmt: skip
+            reviews.annotate([note])
+            history.append((item.item_id, True))
+            labelled += 1
+        else:
+            write(f"'{answer}': press one of {', '.join([*keys, 's', 'u', 'q'])}")

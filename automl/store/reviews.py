@@ -138,7 +138,7 @@ class ReviewStore:
                 raise
 
     def undo(self, item_id: str) -> None:
-        """Forget the annotation of a reviewed item and put it back in the queue."""
+        """Forget the annotation of a reviewed (or skipped) item and put it back in the queue."""
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             con.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])

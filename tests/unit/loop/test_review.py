@@ -155,3 +155,28 @@ def test_reviews_relabel_examples_and_add_new_ones(workspace: Path) -> None:
     recipe.data.labels = ["ham", "spam"]
     with pytest.raises(Exception, match="reviews of t use label\\(s\\) eggs, which data.labels leaves out"):
         with_annotations(table, recipe, workspace)
+
+
+def test_the_terminal_review_saves_each_answer_at_once(
+    logged: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from automl.loop.review import review_next
+
+    sample(logged, "t", get_plugins(), n=4)
+    first = ReviewStore(logged).items("t")
+    answers = iter(["2", "x", "s", "u", "1", "q"])
+    shown: list[str] = []
+    labelled, skipped = review_next(logged, "t", lambda _: next(answers), shown.append, "me")
+    assert (labelled, skipped) == (2, 0)  # the skip was undone, then labelled
+    text = "\n".join(shown)
+    assert "[1] ham  [2] spam  [s] skip  [u] undo  [q] quit" in text and "'x': press one of 1, 2, s, u, q" in text
+    saved = {a.item_id: a.label for a in ReviewStore(logged).annotations("t")}
+    assert saved == {first[0].item_id: "spam", first[1].item_id: "ham"}
+    assert len(ReviewStore(logged).items("t")) == 2
+    # the command: the end of input quits, and what was answered stays saved
+    monkeypatch.setattr("sys.stdin", io.StringIO("s\n"))
+    assert main(["review", "next", "model=t"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("0 labelled, 1 skipped")
+    assert len(ReviewStore(logged).items("t")) == 1
