@@ -58,6 +58,7 @@ class DriftReport:
     first: str | None = None  # the current window's first and last invoke (UTC)
     last: str | None = None
     class_balance: dict[str, dict[str, float]] = field(default_factory=dict)  # side -> class -> share
+    disagreement: list[dict[str, Any]] = field(default_factory=list)  # per predicted class and UTC day
 
     @property
     def drifted(self) -> list[Check]:
@@ -156,6 +157,30 @@ def _balance(sample: Sample) -> dict[str, float]:
     return {str(v): float(c / counts.sum()) for v, c in zip(values, counts, strict=True)}
 
 
+def disagreement(workspace: Path, model: str) -> list[dict[str, Any]]:
+    """How often reviewers gave another label than the model's, per predicted class and per UTC
+    day of sampling: ``{"day", "predicted", "reviewed", "disagreed", "rate"}`` rows."""
+    from automl.store.reviews import ReviewStore
+
+    reviews = ReviewStore(workspace)
+    if not reviews.path.exists():
+        return []
+    labels = {a.item_id: a.label for a in reviews.annotations(model) if a.item_id}
+    rows = [
+        {"day": i.sampled_at.date().isoformat(), "predicted": i.predicted, "changed": labels[i.item_id] != i.predicted}
+        for i in reviews.items(model, status=None)
+        if i.item_id in labels
+    ]
+    if not rows:
+        return []
+    table = pd.DataFrame(rows).groupby(["day", "predicted"])["changed"].agg(["count", "sum"]).reset_index()
+    return [
+        {"day": r.day, "predicted": r.predicted, "reviewed": int(r.count), "disagreed": int(r.sum),
+         "rate": round(float(r.sum) / float(r.count), 4)}
+        for r in table.itertuples()
+    ]  # fmt: skip
+
+
 def monitor_config(meta: BundleMeta, overrides: Mapping[str, Any]) -> MonitorConfig:
     """The production version's recipe's ``monitor:`` section (defaults for a version trained
     before it existed), with the command's overrides."""
@@ -182,9 +207,9 @@ def monitor(workspace: Path, ref: str, plugins: Plugins, overrides: Mapping[str,
         current, _ = invoke_windows(workspace, name, config.window, None, tabular)
         found = training_reference(workspace, meta, plugins)
         reference, notes = found.sample, list(found.missing)
-    base = DriftReport(
-        name, version, reference.source if reference else "none", current.source, config.alpha, notes=notes
-    )
+    source = reference.source if reference else "none"
+    reviewed = disagreement(workspace, name)
+    base = DriftReport(name, version, source, current.source, config.alpha, notes=notes, disagreement=reviewed)
     if len(current) < config.min_invokes:
         note = f"{len(current)} invokes of {name}: too few to compare (monitor.min_invokes={config.min_invokes})"
         return dataclasses.replace(base, notes=[*notes, note])

@@ -41,6 +41,13 @@ def render_text(report: DriftReport) -> str:
                 f"{c.name[:23]:<24}{c.kind:<8}{c.detector:<16}{c.statistic:>11.4f}{_p(c):>10}{threshold:>11}  "
                 f"{'yes' if c.drift else 'no'}"
             )
+    if report.disagreement:
+        totals: dict[str, list[int]] = {}
+        for row in report.disagreement:
+            seen = totals.setdefault(row["predicted"], [0, 0])
+            seen[0], seen[1] = seen[0] + row["reviewed"], seen[1] + row["disagreed"]
+        shares = ", ".join(f"{c} {d}/{n}" for c, (n, d) in sorted(totals.items()))
+        lines.append(f"reviewers disagreed with the model (per predicted class): {shares}")
     return "\n".join(lines)
 
 

@@ -180,3 +180,21 @@ def test_the_terminal_review_saves_each_answer_at_once(
     assert main(["review", "next", "model=t"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("0 labelled, 1 skipped")
     assert len(ReviewStore(logged).items("t")) == 1
+
+
+def test_monitor_reports_the_reviewers_disagreement_per_class(logged: Path, tmp_path: Path) -> None:
+    from automl.loop.monitor import monitor
+    from automl.loop.report import render_text
+
+    picked = sample(logged, "t", get_plugins(), n=6).picked
+    rows = [{"item_id": i.item_id, "label": "spam" if n < 2 else i.predicted} for n, i in enumerate(picked)]
+    assert main(["review", "import", "model=t", f"input={_write(tmp_path / 'r.csv', rows)}"]) == 0
+    report = monitor(logged, "t", get_plugins(), {"reference": "window", "window": 100})
+    by_class = {r["predicted"]: (r["reviewed"], r["disagreed"]) for r in report.disagreement}
+    expected: dict[str, list[int]] = {}
+    for n, i in enumerate(picked):
+        seen = expected.setdefault(i.predicted, [0, 0])
+        seen[0] += 1
+        seen[1] += n < 2 and i.predicted != "spam"
+    assert by_class == {k: tuple(v) for k, v in expected.items()}
+    assert "reviewers disagreed with the model (per predicted class):" in render_text(report)
