@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+class Flagged:
+    """Invokes a caller flagged (the predict request's ``X-Flag`` header, or the flag route)."""
+
+    def score(self, invokes: pd.DataFrame, mistakes: Any) -> np.ndarray:
+        import numpy as np
+
+        return np.where(invokes["flag"].notna(), 1.0, np.nan)
+
+    def reason(self, row: Any) -> str:
+        return f"flagged: {row['flag']}"
+
+
 class LowConfidence:
     """Where the model hesitates: the smallest margin between its top two classes."""
 
@@ -78,6 +90,7 @@ class RandomControl:
 
 
 SAMPLERS: list[tuple[str, str, type, Callable[..., Any]]] = [
+    ("flagged", "Invokes a caller flagged for a look, all of them first.", NoOptions, lambda _: Flagged()),
     ("low_confidence", "Smallest margin between the top two classes.", NoOptions, lambda _: LowConfidence()),
     ("rare_class", "Predictions of classes rare in the recent invokes.", NoOptions, lambda _: RareClass()),
     ("near_mistakes", "Nearest neighbours (embeddings) of corrected invokes.", NoOptions, lambda _: NearMistakes()),

@@ -208,8 +208,9 @@ class MonitorConfig:
     permutations: int = _help("Permutations of the embedding test's p-value.", default=200)
     min_invokes: int = _help("Fewer invokes than this in a window: not enough to say, no test is run.", default=50)
     samplers: List[str] = _help(
-        "Registered samplers that share `automl sample`'s batch (see `automl plugins`, kind sampler).",
-        default_factory=lambda: ["low_confidence", "rare_class", "near_mistakes"],
+        "Registered samplers that share `automl sample`'s batch (see `automl plugins`, kind sampler); "
+        "flagged invokes are taken first.",
+        default_factory=lambda: ["flagged", "low_confidence", "rare_class", "near_mistakes"],
     )
     random_share: float = _help("Share of each sampled batch picked at random, as a control.", default=0.1)
     per_day: int = _help("At most this many invokes a day go to the review queue (UTC days).", default=50)

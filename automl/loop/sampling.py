@@ -1,8 +1,9 @@
 """``sample``: pick a model's recent invokes worth a human look and put them in the review queue.
 
-The batch is shared among the recipe's samplers (``monitor.samplers``, registered by name) and a
-random control share (``monitor.random_share``); a share a sampler cannot fill (no corrected
-mistakes yet, say) goes to the first. It is diverse (an invoke whose embedding is within
+Invokes a caller flagged come first (all of them the budget allows). The rest of the batch is
+shared among the recipe's other samplers (``monitor.samplers``, registered by name) and a random
+control share (``monitor.random_share``); a share a sampler cannot fill (no corrected mistakes
+yet, say) goes to the first. It is diverse (an invoke whose embedding is within
 ``monitor.min_distance`` of one already picked, or whose content was picked, is passed over),
 never queues an invoke or a content twice, and keeps to ``monitor.per_day``. Every item records
 which sampler picked it and why.
@@ -28,6 +29,7 @@ from automl.store.invokes import query_invokes
 from automl.store.reviews import QueueItem, ReviewStore
 
 RANDOM = "random"
+FLAGGED = "flagged"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ def _candidates(workspace: Path, model: str, limit: int, reviews: ReviewStore) -
     rows["confidence"] = [r[0] for r in ranked]
     rows["margin"] = [r[0] - (r[1] if len(r) > 1 else 0.0) for r in ranked]
     rows["embedding"] = [None if v is None else np.asarray(v, dtype=float) for v in rows["embedding"]]
+    flags = reviews.flags(model)
+    rows["flag"] = [flags.get(i) for i in rows["invoke_id"]]
     return rows
 
 
@@ -108,13 +112,13 @@ class _Picker:
         unit = vector / (np.linalg.norm(vector) + 1e-12)
         return bool(np.max(np.vstack(self.vectors) @ unit) > 1 - self.min_distance)
 
-    def take(self, name: str, sampler: Any, scores: np.ndarray, quota: int) -> int:
+    def take(self, name: str, sampler: Any, scores: np.ndarray, quota: int, diverse: bool = True) -> int:
         order = [i for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable") if not np.isnan(scores[i])]
         got = 0
         for i in order:
             if got >= quota:
                 break
-            if i in self.why or self._close(self.candidates.at[i, "embedding"]):
+            if i in self.why or (diverse and self._close(self.candidates.at[i, "embedding"])):
                 continue
             vector = self.candidates.at[i, "embedding"]
             if vector is not None:
@@ -148,12 +152,16 @@ def sample(
     built = {s: registry.get(s).factory(registry.get(s).config_cls()) for s in [*config.samplers, RANDOM]}
     mistakes = _mistakes(workspace, name, reviews) if "near_mistakes" in config.samplers else None
     picker = _Picker(candidates, config.min_distance)
+    others = [s for s in config.samplers if s != FLAGGED]
+    if FLAGGED in config.samplers:  # what callers flagged comes first, all of it the budget allows
+        scores = np.asarray(built[FLAGGED].score(candidates, mistakes))
+        picker.take(FLAGGED, built[FLAGGED], scores, k, diverse=False)  # each was flagged on purpose
     short = 0
-    for sampler_name, quota in _quotas(k, list(config.samplers), config.random_share):
+    for sampler_name, quota in _quotas(k - len(picker.taken), others, config.random_share):
         sampler = built[sampler_name]
         short += quota - picker.take(sampler_name, sampler, np.asarray(sampler.score(candidates, mistakes)), quota)
-    if short and config.samplers:  # what a sampler could not fill goes to the first
-        first = config.samplers[0]
+    if short and others:  # what a sampler could not fill goes to the first
+        first = others[0]
         picker.take(first, built[first], np.asarray(built[first].score(candidates, mistakes)), short)
     items = []
     for i in picker.taken:

@@ -27,7 +27,8 @@ class Sampler(Protocol):
     """Ranks logged invokes by how much a human look at them is worth.
 
     ``invokes`` is a DataFrame with one row per candidate (``invoke_id``, ``label``, ``confidence``,
-    ``margin``: top-1 minus top-2 probability, ``embedding``: the logged vector or None);
+    ``margin``: top-1 minus top-2 probability, ``embedding``: the logged vector or None, ``flag``:
+    the reason a caller flagged it, or None);
     ``mistakes`` holds the embeddings of invokes a reviewer corrected (None when there are none).
     ``score`` returns one priority per row, higher first (NaN: never pick), and ``reason`` says in
     a few words why a row was picked (shown in the queue)."""

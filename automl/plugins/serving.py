@@ -66,7 +66,10 @@ class Pipeline(Protocol):
         api_key: str | None,
         route_key: str | None,
         read_inputs: Callable[[], Awaitable[list[Any]]],
+        flag: str | None = None,
     ) -> dict[str, Any]: ...
+
+    async def flag(self, name: str, invoke_id: str, api_key: str | None, reason: str | None) -> dict[str, Any]: ...
 
     def ready(self, workers_ready: bool) -> bool: ...
 

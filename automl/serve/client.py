@@ -67,9 +67,11 @@ class Client:
         version: int | None = None,
         route_key: str | None = None,
         multipart: bool = False,
+        flag: str | None = None,
     ) -> list[Prediction]:
         """Predictions for ``inputs``: row dicts, texts, or images (``bytes`` or ``Path``; sent as
-        base64 in JSON, or as multipart file fields with ``multipart=True``)."""
+        base64 in JSON, or as multipart file fields with ``multipart=True``). ``flag``, a reason,
+        puts these invokes forward for review (``automl sample``)."""
         if isinstance(inputs, str | bytes | Mapping | Path):
             raise TypeError("inputs is a list: one row, text or image per prediction")
         path = f"/v1/models/{_quote(model)}/predict"
@@ -81,6 +83,8 @@ class Client:
             headers["X-API-Key"] = key
         if route_key:
             headers["X-Route-Key"] = route_key
+        if flag:
+            headers["X-Flag"] = flag
         if multipart:
             body, ctype = _multipart([_image_bytes(x) for x in inputs])
         else:
@@ -90,6 +94,15 @@ class Client:
             Prediction(p["label"], dict(p["scores"]), p["model"], int(p["version"]), p["invoke_id"])
             for p in answer["predictions"]
         ]
+
+    def flag(self, model: str, invoke_id: str, reason: str | None = None) -> None:
+        """Flag an invoke for review after the fact (a user's report, a business consequence)."""
+        headers = {"Content-Type": "application/json"}
+        key = self.api_keys.get(model, self.api_key)
+        if key:
+            headers["X-API-Key"] = key
+        path = f"/v1/models/{_quote(model)}/invokes/{_quote(invoke_id)}/flag"
+        self._call("POST", path, json.dumps({"reason": reason}).encode(), headers)
 
     def health(self) -> bool:
         return self._probe("/health")

@@ -13,8 +13,10 @@ import asyncio
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from automl.serve.rollout_cache import RolloutCache
 from automl.serve.routing import Pick, pick, pinned
 
 log = logging.getLogger("automl.serve")
+INVOKE_ID = re.compile(r"[0-9a-f]{32}")
+MAX_REASON = 500
 
 
 class RequestPipeline:
@@ -140,7 +144,10 @@ class RequestPipeline:
         api_key: str | None,
         route_key: str | None,
         read_inputs: Callable[[], Awaitable[list[Any]]],
+        flag: str | None = None,
     ) -> dict[str, Any]:
+        """Answer one predict request; ``flag`` (the caller's reason) puts its invokes forward
+        for review."""
         t0 = time.perf_counter()
         status, vlabel, route = 500, "-", "pinned" if version is not None else "-"
         counted = False
@@ -162,9 +169,9 @@ class RequestPipeline:
                 for record in records:
                     self.writer.log(record)
             if chosen.shadow is not None and not self.draining:
-                task = asyncio.create_task(self.run_shadow(name, chosen.shadow, inputs, key_id))
-                self.shadows.add(task)
-                task.add_done_callback(self.shadows.discard)
+                self._background(self.run_shadow(name, chosen.shadow, inputs, key_id))
+            if flag:
+                self._background(self._save_flags(name, [r.invoke_id for r in records], flag, key_id))
             status = 200
             predictions = [
                 {
@@ -185,6 +192,37 @@ class RequestPipeline:
                 self.inflight -= 1
             model = name if name in self.config.models else "-"
             self.metrics.observe(model, vlabel, route, status, time.perf_counter() - t0)
+
+    def _background(self, work: Any) -> None:
+        """Work after the answer (shadow calls, flags): awaited by ``stop``, never failing a caller."""
+        task = asyncio.create_task(work)
+        self.shadows.add(task)
+        task.add_done_callback(self.shadows.discard)
+
+    async def _save_flags(self, name: str, invoke_ids: list[str], reason: str, key_id: str | None) -> None:
+        try:
+            await self._write_flags(name, invoke_ids, reason, key_id)
+        except Exception:  # the answer went out: a flag that cannot be saved is logged
+            log.exception("flags of %s could not be saved", name)
+
+    async def flag(self, name: str, invoke_id: str, api_key: str | None, reason: str | None) -> dict[str, Any]:
+        """``POST /v1/models/{name}/invokes/{invoke_id}/flag``: a caller flags an invoke later."""
+        key_id = self.authorize(name, api_key)
+        if not INVOKE_ID.fullmatch(invoke_id):
+            raise RequestError(422, f"'{invoke_id}' is not an invoke id (32 hex digits, as predict answered)")
+        try:
+            await self._write_flags(name, [invoke_id], reason or "flagged", key_id)
+        except UserError as err:  # the review database is busy
+            raise RequestError(503, f"the flag cannot be saved now ({err})", {"Retry-After": "5"}) from None
+        return {"model": name, "invoke_id": invoke_id, "flagged": True}
+
+    async def _write_flags(self, name: str, invoke_ids: list[str], reason: str, key_id: str | None) -> None:
+        """Into the review database (its own file; short transactions), off the event loop."""
+        from automl.store.reviews import Flag, ReviewStore
+
+        at = datetime.now(timezone.utc).replace(tzinfo=None)
+        flags = [Flag(i, name, reason[:MAX_REASON], at, key_id) for i in invoke_ids]
+        await asyncio.to_thread(ReviewStore(Path(self.config.workspace)).flag, flags)
 
     def route(self, name: str, version: int | None, route_key: str | None) -> Pick:
         state = self.rollouts.get(name)  # read for every request: an unreadable state answers 503

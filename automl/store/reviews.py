@@ -6,6 +6,7 @@ it. Another command holding it makes the next wait a few seconds, then say so.
 
 - ``queue``: invokes picked for a human look: which invoke and content, why (the sampler and its
   reason), what the model said, and whether the item is pending, reviewed or skipped.
+- ``flags``: invokes a caller flagged for a look (through the server), with the reason.
 - ``annotations``: a label a person gave to a content id, with who, when and from where (a review
   of a queue item, an imported file); the input itself comes along, so a reviewed invoke can
   become a training example. The newest annotation of a content id wins.
@@ -13,6 +14,7 @@ it. Another command holding it makes the next wait a few seconds, then say so.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +28,8 @@ from automl.errors import UserError
 
 PENDING, REVIEWED, SKIPPED = "pending", "reviewed", "skipped"
 BUSY_WAIT_S = 10.0
+_IN_PROCESS = threading.Lock()
+"""One connection at a time within a process (the server saves flags from worker threads)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,17 @@ class QueueItem:
     input_json: str | None  # a tabular row or a text, as JSON text
     input_blob: str | None  # an image: its key in the invoke store's blobs
     status: str = PENDING
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A caller said an invoke deserves a look (a business consequence, a user's report)."""
+
+    invoke_id: str
+    model: str
+    reason: str
+    flagged_at: datetime
+    key_id: str | None
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,12 @@ class ReviewStore:
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with _IN_PROCESS:
+            with self._open() as con:
+                yield con
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + BUSY_WAIT_S
         while True:
@@ -85,9 +106,23 @@ class ReviewStore:
         try:
             con.execute(_ddl("queue", QueueItem))
             con.execute(_ddl("annotations", Annotation))
+            con.execute(_ddl("flags", Flag))
             yield con
         finally:
             con.close()
+
+    def flag(self, flags: Sequence[Flag]) -> None:
+        if flags:
+            with self._connect() as con:
+                con.executemany("INSERT INTO flags VALUES (?, ?, ?, ?, ?)", [astuple(f) for f in flags])
+
+    def flags(self, model: str) -> dict[str, str]:
+        """Flagged invoke ids of ``model`` and the newest reason of each."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT invoke_id, reason FROM flags WHERE model = ? ORDER BY flagged_at", [model]
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def queued_invokes(self, model: str) -> set[str]:
         with self._connect() as con:

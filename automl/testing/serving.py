@@ -62,11 +62,17 @@ class InProcessServer:
         api_key: str | None = None,
         version: int | None = None,
         route_key: str | None = None,
+        flag: str | None = None,
     ) -> Answer:
         async def read() -> list[Any]:
             return inputs
 
-        call = self.pipeline.predict(name, version, api_key, route_key, read)
+        return self._answer(self.pipeline.predict(name, version, api_key, route_key, read, flag))
+
+    def flag(self, name: str, invoke_id: str, api_key: str | None, reason: str | None = None) -> Answer:
+        return self._answer(self.pipeline.flag(name, invoke_id, api_key, reason))
+
+    def _answer(self, call: Any) -> Answer:
         try:
             return Answer(200, self.loop.run_until_complete(call))
         except RequestError as err:

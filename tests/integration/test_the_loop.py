@@ -39,10 +39,15 @@ def test_serve_sample_review_retrain(tmp_path: Path, shared_data: Path) -> None:
         client = Client(server.url, api_key=key)
         truth: dict[str, str] = {}
         texts, labels = traffic["text"].astype(str).tolist(), traffic["label"].tolist()
-        for start in range(0, len(texts), 100):
+        answers = client.predict("spam_filter", texts[:2], flag="a customer complained")
+        flagged = [p.invoke_id for p in answers]
+        truth.update({p.invoke_id: label for p, label in zip(answers, labels[:2], strict=True)})
+        for start in range(2, len(texts), 100):
             answers = client.predict("spam_filter", texts[start : start + 100])
-            for p, label in zip(answers, labels[start : start + 100], strict=True):
-                truth[p.invoke_id] = label
+            truth.update({p.invoke_id: label for p, label in zip(answers, labels[start : start + 100], strict=True)})
+        reported = next(reversed(truth))
+        client.flag("spam_filter", reported, "a user reported it")
+        flagged.append(reported)
         assert server.stop() == 0
     logged = wait_for(
         lambda: len(query_invokes(ws, "SELECT invoke_id FROM invokes")) == len(truth) or None,
@@ -54,6 +59,7 @@ def test_serve_sample_review_retrain(tmp_path: Path, shared_data: Path) -> None:
     assert done.returncode == 0, done.stderr
     queue = ReviewStore(ws).items("spam_filter")
     assert len(queue) == 150
+    assert {i.invoke_id for i in queue if i.sampler == "flagged"} == set(flagged)  # flagged ones come first
     reviewed = tmp_path / "reviewed.csv"
     with reviewed.open("w", newline="") as f:
         writer = csv.writer(f)

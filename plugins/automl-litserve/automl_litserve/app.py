@@ -14,7 +14,7 @@ from litserve.utils import WorkerSetupStatus
 
 from automl.plugins.api import ServingApp
 from automl_litserve.front import AutomlSpec
-from automl_litserve.schema import BODY_DOC, ERRORS, PredictResponse
+from automl_litserve.schema import BODY_DOC, ERRORS, FlagRequest, PredictResponse
 from automl_litserve.worker import AutomlAPI
 
 
@@ -43,19 +43,30 @@ def build(app_: ServingApp) -> ls.LitServer:
         name: str,
         x_api_key: str | None = Header(None),
         x_route_key: str | None = Header(None, description="pins a caller to one side of a canary split"),
+        x_flag: str | None = Header(None, description="flags these invokes for review, with this reason"),
     ) -> PredictResponse:
-        return await spec.predict(request, name, None, x_api_key, x_route_key)  # type: ignore[return-value]
+        return await spec.predict(request, name, None, x_api_key, x_route_key, x_flag)  # type: ignore[return-value]
 
     async def predict_version(
-        request: Request, name: str, version: int, x_api_key: str | None = Header(None)
+        request: Request,
+        name: str,
+        version: int,
+        x_api_key: str | None = Header(None),
+        x_flag: str | None = Header(None, description="flags these invokes for review, with this reason"),
     ) -> PredictResponse:
-        return await spec.predict(request, name, version, x_api_key, None)  # type: ignore[return-value]
+        return await spec.predict(request, name, version, x_api_key, None, x_flag)  # type: ignore[return-value]
+
+    async def flag_invoke(
+        name: str, invoke_id: str, body: FlagRequest | None = None, x_api_key: str | None = Header(None)
+    ) -> dict[str, Any]:
+        return await spec.flag(name, invoke_id, x_api_key, body.reason if body else None)
 
     common: dict[str, Any] = dict(
         methods=["POST"], response_model=PredictResponse, responses=ERRORS, openapi_extra=BODY_DOC
     )
     app.add_api_route("/v1/models/{name}/predict", predict_default, **common)
     app.add_api_route("/v1/models/{name}/versions/{version}/predict", predict_version, **common)
+    app.add_api_route("/v1/models/{name}/invokes/{invoke_id}/flag", flag_invoke, methods=["POST"], responses=ERRORS)
 
     async def ready() -> PlainTextResponse:
         workers = dict(server.workers_setup_status or {})

@@ -76,11 +76,24 @@ class AutomlSpec(LitSpec):
     # --- one request ---------------------------------------------------------------------------
 
     async def predict(
-        self, request: Request, name: str, version: int | None, key: str | None, route_key: str | None
+        self,
+        request: Request,
+        name: str,
+        version: int | None,
+        key: str | None,
+        route_key: str | None,
+        flag: str | None = None,
     ) -> dict[str, Any]:
         assert self.pipeline is not None, "the server's lifespan starts the pipeline"
         try:
-            return await self.pipeline.predict(name, version, key, route_key, lambda: read_inputs(request))
+            return await self.pipeline.predict(name, version, key, route_key, lambda: read_inputs(request), flag)
+        except RequestError as err:
+            raise HTTPException(err.status, err.detail, err.headers or None) from None
+
+    async def flag(self, name: str, invoke_id: str, key: str | None, reason: str | None) -> dict[str, Any]:
+        assert self.pipeline is not None, "the server's lifespan starts the pipeline"
+        try:
+            return await self.pipeline.flag(name, invoke_id, key, reason)
         except RequestError as err:
             raise HTTPException(err.status, err.detail, err.headers or None) from None
 

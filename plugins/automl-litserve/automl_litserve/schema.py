@@ -13,6 +13,12 @@ class PredictRequest(BaseModel):
     inputs: list[dict[str, Any] | str] = Field(min_length=1)
 
 
+class FlagRequest(BaseModel):
+    """Why an invoke deserves a human look (a business consequence, a user's report)."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class Prediction(BaseModel):
     label: str
     scores: dict[str, float]

@@ -198,3 +198,16 @@ def test_monitor_reports_the_reviewers_disagreement_per_class(logged: Path, tmp_
         seen[1] += n < 2 and i.predicted != "spam"
     assert by_class == {k: tuple(v) for k, v in expected.items()}
     assert "reviewers disagreed with the model (per predicted class):" in render_text(report)
+
+
+def test_flagged_invokes_are_picked_first(logged: Path) -> None:
+    from automl.store.invokes import query_invokes
+    from automl.store.reviews import Flag
+
+    ids = query_invokes(logged, "SELECT invoke_id FROM invokes ORDER BY seq LIMIT 3")["invoke_id"].tolist()
+    at = datetime(2026, 12, 6)
+    ReviewStore(logged).flag([Flag(i, "t", "user report", at, None) for i in ids])
+    picked = sample(logged, "t", get_plugins(), n=5).picked
+    assert {i.invoke_id for i in picked[:3]} == set(ids)
+    assert {(i.sampler, i.reason) for i in picked[:3]} == {("flagged", "flagged: user report")}
+    assert all(i.sampler != "flagged" for i in picked[3:])

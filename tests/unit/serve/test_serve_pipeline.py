@@ -87,3 +87,19 @@ def test_metrics_count_each_answer(server: InProcessServer, workspace: Path) -> 
     assert 'automl_requests_total{model="m",version="1",route="production",status="200"} 1' in text
     assert 'status="401"} 1' in text
     assert server.pipeline.ready(workers_ready=True) and not server.pipeline.ready(workers_ready=False)
+
+
+def test_callers_flag_invokes_when_predicting_or_later(server: InProcessServer, workspace: Path) -> None:
+    from automl.store.reviews import ReviewStore
+
+    secret = key(workspace)
+    answer = server.predict("m", [ROW, ROW], secret, flag="a customer complained")
+    flagged = [p["invoke_id"] for p in answer.body["predictions"]]
+    later = server.predict("m", [ROW], secret).body["predictions"][0]["invoke_id"]
+    assert server.flag("m", later, secret, "wrong on review").status == 200
+    assert server.flag("m", later, None).status == 401
+    assert server.flag("m", "not-an-id", secret).status == 422
+    assert server.flag("nope", later, secret).status == 404
+    server.settle()
+    saved = ReviewStore(workspace).flags("m")
+    assert saved == {**{i: "a customer complained" for i in flagged}, later: "wrong on review"}
