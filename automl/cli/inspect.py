@@ -29,5 +29,10 @@ def cmd_inspect(args: Args, sub: list[str]) -> int:
     if report.confused:
         pairs = ", ".join(f"{a} -> {b} ({n})" for a, b, n in report.confused)
         lines.append(f"most confused (given -> suggested): {pairs}")
+    if report.near_duplicates:
+        lines.append("near-duplicates: " + ", ".join(f"{a} ~ {b}" for a, b in report.near_duplicates[:10]))
+    if report.outliers:
+        lines.append("outliers (most unusual first): " + ", ".join(report.outliers[:10]))
+    lines += [f"note: {note}" for note in report.notes]
     emit(args, dataclasses.asdict(report), "\n".join(lines))
     return 0

@@ -4,7 +4,8 @@ probabilities (each example was predicted by a model that never saw it).
 Ranked with cleanlab: every example gets a label-quality score (self-confidence: the
 out-of-fold probability of its given label), lowest first, and ``find_label_issues`` (confident
 learning) marks the ones it would call errors. The report also lists the most confused class pairs
-among those and the least confident examples.
+among those and the least confident examples, and for images and texts, from the cached
+embeddings of the run's model, near-duplicate pairs and outliers (cleanlab's Datalab).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class LabelReport:
     suspects: list[Suspect]
     confused: list[tuple[str, str, int]] = field(default_factory=list)  # given, suggested, count
     least_confident: list[Suspect] = field(default_factory=list)
+    near_duplicates: list[tuple[str, str]] = field(default_factory=list)  # sources of the pairs
+    outliers: list[str] = field(default_factory=list)  # sources, most unusual first
+    notes: list[str] = field(default_factory=list)
 
 
 def last_run(workspace: Path, recipe: str) -> Path:
@@ -70,7 +74,48 @@ def inspect_labels(workspace: Path, recipe: str, top: int = 20) -> LabelReport:
     ranked = [suspect(int(i)) for i in np.argsort(scores, kind="stable")[:top]]
     pairs = Counter((classes[given[i]], classes[suggested[i]]) for i in flagged if given[i] != suggested[i])
     unsure = [suspect(int(i)) for i in np.argsort(proba.max(axis=1), kind="stable")[: min(top, 10)]]
+    duplicates, outliers, notes = _by_embedding(workspace, recipe, run_dir.name, oof, top)
     return LabelReport(
         recipe, run_dir.name, len(oof), len(flagged), ranked,
-        [(a, b, n) for (a, b), n in pairs.most_common(5)], unsure,
+        [(a, b, n) for (a, b), n in pairs.most_common(5)], unsure, duplicates, outliers, notes,
     )  # fmt: skip
+
+
+def _embedding_identity(workspace: Path, recipe: str, run_id: str) -> str | None:
+    from automl.registry.store import ModelStore
+
+    store = ModelStore(workspace)
+    for version in store.versions(recipe):
+        meta = store.meta(recipe, version)
+        if meta.lineage.get("run_id") == run_id:
+            return meta.embedding_identity
+    return None
+
+
+def _by_embedding(
+    workspace: Path, recipe: str, run_id: str, oof: pd.DataFrame, top: int
+) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Near-duplicate pairs and outliers among the examples' cached embeddings (Datalab)."""
+    identity = _embedding_identity(workspace, recipe, run_id)
+    if identity is None:
+        return [], [], ["no near-duplicates or outliers: the run's model uses no backbone embedding"]
+    from automl.features.embeddings import EmbeddingCache
+
+    cached = EmbeddingCache(workspace, identity).load()
+    rows = [i for i, cid in enumerate(oof["example_id"]) if cid in cached]
+    if len(rows) < 10:
+        return [], [], ["the run's examples are not in the embedding cache"]
+    from cleanlab import Datalab
+
+    features = np.vstack([cached[oof["example_id"].iat[i]] for i in rows]).astype(np.float32)
+    lab = Datalab(data={"label": oof["label"].iloc[rows].astype(str).tolist()}, label_name="label", verbosity=0)
+    lab.find_issues(features=features, issue_types={"near_duplicate": {}, "outlier": {}})
+    issues = lab.get_issues()
+    sources = [str(oof["source"].iat[i]) for i in rows]
+    pairs: list[tuple[str, str]] = []
+    info = lab.get_info("near_duplicate").get("near_duplicate_sets", [])
+    for i in np.flatnonzero(issues["is_near_duplicate_issue"].to_numpy()):
+        pairs += [(sources[i], sources[int(j)]) for j in info[i] if int(j) > i]
+    unusual = np.flatnonzero(issues["is_outlier_issue"].to_numpy())
+    unusual = unusual[np.argsort(issues["outlier_score"].to_numpy()[unusual], kind="stable")]  # most unusual first
+    return pairs[:top], [sources[int(i)] for i in unusual][:top], []

@@ -52,3 +52,21 @@ def test_the_command_and_its_errors(workspace: Path, capsys: pytest.CaptureFixtu
         data["suspects"][0]
     )
     assert main(["inspect", "recipe=r", "n=0"]) == 2
+
+
+def test_near_duplicates_and_outliers_come_from_the_cached_embeddings(workspace: Path) -> None:
+    from automl.features.embeddings import EmbeddingCache
+    from automl.registry.store import ModelStore
+
+    _run(workspace, n=120, flips=6)
+    oof = pd.read_parquet(next(workspace.glob("runs/r/*/oof.parquet")))
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(120, 16)).astype(np.float32)
+    vectors[7] = vectors[3]  # the same input twice
+    EmbeddingCache(workspace, "emb-v1").store(oof["example_id"].tolist(), vectors)
+    lineage = {"run_id": "20260101-000000-abcd"}
+    ModelStore(workspace).register(
+        "r", {"w": 1}, {"classes": ["a", "b", "c"], "lineage": lineage, "embedding_identity": "emb-v1"}
+    )
+    report = inspect_labels(workspace, "r", top=5)
+    assert ("3", "7") in report.near_duplicates and not report.notes
