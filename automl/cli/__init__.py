@@ -39,7 +39,8 @@ commands:
                                              serve models over HTTP until SIGTERM or Ctrl-C
   gc       [model=NAME] [retention_days=N] [dry_run=true]
                                              delete invokes older than each model's deploy.retention_days
-  monitor  model=REF [reference=training|window] [window=N] [reference_window=N] [alpha=P] [html=FILE]
+  monitor  model=REF [reference=training|window] [window=N | window_hours=H] [reference_window=N]
+           [alpha=P] [html=FILE]
                                              drift of the model's inputs and outputs (exit 4 on drift)
   sample   model=REF [n=N]                   queue recent invokes worth a human look for review
   review   [list] model=NAME | next model=NAME | export model=NAME output=FILE

@@ -24,6 +24,11 @@ def cmd_monitor(args: Args, sub: list[str]) -> int:
         value = args.integer(key, None, 2, 10**9)
         if value is not None:
             overrides[key] = value
+    hours = args.number(
+        "window_hours", None, "give the window in hours, a number > 0, e.g. window_hours=24", 0, above=True
+    )
+    if hours is not None:
+        overrides["window_hours"] = hours
     alpha = args.number("alpha", None, "give the false-alarm rate as a number in (0, 1), e.g. alpha=0.05", 0, 1, True)
     if alpha is not None:
         overrides["alpha"] = alpha

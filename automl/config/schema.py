@@ -178,6 +178,11 @@ class MonitorConfig:
         default="training",
     )
     window: int = _help("The current window: the model's most recent invokes.", default=1000)
+    window_hours: Optional[float] = _help(
+        "A window by time instead of by count: the current window is the invokes of the last this many "
+        "hours (UTC), and with reference: window, the reference those of as many hours before.",
+        default=None,
+    )
     reference_window: Optional[int] = _help(
         "With reference: window, how many invokes before the current window; null: as many as window.",
         default=None,

@@ -130,6 +130,8 @@ def check_monitor(m: MonitorConfig) -> None:
     if m.reference not in ("training", "window"):
         raise unknown_name("monitor.reference", m.reference, ("training", "window"))
     _at_least("monitor", "window", m.window, 2)
+    if m.window_hours is not None and not (math.isfinite(m.window_hours) and m.window_hours > 0):
+        raise UserError(f"The 'window_hours' option of monitor must be a number of hours > 0. Got {m.window_hours}.")
     _at_least("monitor", "reference_window", m.reference_window, 2)
     if not 0 < m.alpha < 1:
         raise UserError(f"The 'alpha' option of monitor must be a number in (0, 1). Got {m.alpha}.")

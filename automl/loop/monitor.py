@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pandas as pd
 from automl.config.schema import MonitorConfig
 from automl.config.validate import check_monitor, typed_options
 from automl.loop.reference import training_reference
-from automl.loop.windows import Sample, invoke_windows
+from automl.loop.windows import Sample, invoke_time_windows, invoke_windows
 from automl.plugins.manager import Plugins
 from automl.registry.meta import BundleMeta
 from automl.registry.refs import ModelRef
@@ -199,12 +200,15 @@ def monitor(workspace: Path, ref: str, plugins: Plugins, overrides: Mapping[str,
     config = monitor_config(meta, overrides or {})
     tabular = meta.task == "tabular_classification"
     notes: list[str] = []
-    if config.reference == "window":
-        current, reference = invoke_windows(
-            workspace, name, config.window, config.reference_window or config.window, tabular
-        )
+    by_window = config.reference == "window"
+    if config.window_hours is not None:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        hours = config.window_hours
+        current, reference = invoke_time_windows(workspace, name, hours, hours if by_window else None, tabular, now)
     else:
-        current, _ = invoke_windows(workspace, name, config.window, None, tabular)
+        before = (config.reference_window or config.window) if by_window else None
+        current, reference = invoke_windows(workspace, name, config.window, before, tabular)
+    if not by_window:
         found = training_reference(workspace, meta, plugins)
         reference, notes = found.sample, list(found.missing)
     source = reference.source if reference else "none"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,27 @@ def invoke_windows(
     if not len(before):
         return recent, None
     return recent, _sample(before, f"the {len(before)} invokes before them", tabular)
+
+
+def invoke_time_windows(
+    workspace: Path, model: str, hours: float, reference_hours: float | None, tabular: bool, now: datetime
+) -> tuple[Sample, Sample | None]:
+    """The invokes of ``model`` in the last ``hours`` before ``now`` (UTC) and, when
+    ``reference_hours`` is given, those in the ``reference_hours`` before them."""
+    start = now - timedelta(hours=hours)
+    first = start - timedelta(hours=reference_hours or 0)
+    rows = query_invokes(
+        workspace,
+        "SELECT seq, ts, input_json, embedding, label, scores FROM invokes "
+        "WHERE model = ? AND route <> 'shadow' AND ts >= ? AND ts < ? ORDER BY seq",
+        [model, first, now],
+    )
+    times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(None)
+    current, before = rows[(times >= start).to_numpy()], rows[(times < start).to_numpy()]
+    recent = _sample(current, f"the {len(current)} invokes of the last {hours:g} h", tabular)
+    if reference_hours is None or not len(before):
+        return recent, None
+    return recent, _sample(before, f"the {len(before)} invokes of the {reference_hours:g} h before", tabular)
 
 
 def invoke_history(workspace: Path, model: str, limit: int = 100_000) -> pd.DataFrame:

@@ -163,3 +163,24 @@ def test_texts_and_images_are_compared_by_their_logged_embeddings(workspace: Pat
     assert [c.name for c in report.checks] == ["embeddings", "predicted class", "confidence"] and not report.drifted
     log(np.vstack([rng.normal(size=(160, 8)), rng.normal(loc=2.0, size=(40, 8))]))  # a fifth of a new kind
     assert [c.name for c in monitor(workspace, "t", get_plugins()).drifted] == ["embeddings"]
+
+
+def test_windows_by_time(registered: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    rng = np.random.default_rng(6)
+    now = datetime.now(timezone.utc)
+    with InvokeWriter(registered, **FAST) as writer:
+        for hours_ago, shift in ((30, 0.0), (9, 0.0), (1, 0.5)):  # a day and more ago, then the two windows
+            rows, labels = _traffic(rng, 200, shift=shift)
+            for (_, row), label in zip(rows.iterrows(), labels, strict=True):
+                scores = {"yes": 0.9 if label == "yes" else 0.2, "no": 0.1 if label == "yes" else 0.8}
+                at = now - timedelta(hours=hours_ago)
+                writer.log(InvokeRecord("m", 1, "production", "c", row.to_dict(), label, scores, 1.0, ts=at))
+    report = monitor(registered, "m", get_plugins(), {"window_hours": 6})
+    assert (
+        report.current == "the 200 invokes of the last 6 h" and report.reference == "the 200 invokes of the 6 h before"
+    )
+    assert [c.name for c in report.drifted] == ["age"]
+    assert main(["monitor", "model=m", "window_hours=0"]) == 2
+    assert "window_hours=0: give the window in hours" in capsys.readouterr().err
