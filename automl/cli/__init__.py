@@ -46,7 +46,7 @@ commands:
   review   [list] model=NAME | next model=NAME | export model=NAME output=FILE
            import model=NAME input=FILE [new_labels=true]
                                              the review queue; imported labels become training data
-  inspect  recipe=NAME [n=N]                 likely label errors in the training data (last run)
+  inspect  recipe=NAME [n=N] [send=true]     likely label errors in the training data (last run)
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,

@@ -13,10 +13,17 @@ def cmd_inspect(args: Args, sub: list[str]) -> int:
 
     recipe = args.require("recipe", "the name of a recipe that has been run")
     top = args.integer("n", 20, 1, 1_000_000)
+    send = args.flag("send", "use send=true to queue the suspects for review")
     workspace = workspace_dir(args.get("workspace"))
     args.finish("inspect")
     assert top is not None
     report = inspect_labels(workspace, recipe, top)
+    sent = []
+    if send:
+        from automl.loop.label_issues import send_to_review
+        from automl.plugins.manager import get_plugins
+
+        sent = send_to_review(workspace, report, get_plugins())
     lines = [
         f"{report.recipe} (run {report.run_id}): {report.flagged} of {report.examples} examples look mislabelled "
         f"(cleanlab, out-of-fold probabilities); the {len(report.suspects)} least likely labels:",
@@ -34,5 +41,7 @@ def cmd_inspect(args: Args, sub: list[str]) -> int:
     if report.outliers:
         lines.append("outliers (most unusual first): " + ", ".join(report.outliers[:10]))
     lines += [f"note: {note}" for note in report.notes]
-    emit(args, dataclasses.asdict(report), "\n".join(lines))
+    if send:
+        lines.append(f"queued {len(sent)} suspects for review (automl review next model={recipe})")
+    emit(args, {**dataclasses.asdict(report), "queued": [i.item_id for i in sent]}, "\n".join(lines))
     return 0

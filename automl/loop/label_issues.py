@@ -10,8 +10,11 @@ embeddings of the run's model, near-duplicate pairs and outliers (cleanlab's Dat
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,9 @@ import pandas as pd
 
 from automl.data.table import PROBA_PREFIX
 from automl.errors import UserError
+from automl.plugins.manager import Plugins
+from automl.registry.meta import BundleMeta
+from automl.store.reviews import QueueItem, ReviewStore
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Suspect:
     suggested: str
     score: float  # label quality, 0 (surely wrong) to 1
     flagged: bool  # marked as an issue by confident learning
+    confidence: float = 0.0  # the model's probability of the suggested label
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def inspect_labels(workspace: Path, recipe: str, top: int = 20) -> LabelReport:
 
     def suspect(i: int) -> Suspect:
         return Suspect(str(oof["example_id"].iat[i]), str(oof["source"].iat[i]), classes[given[i]],
-                       classes[suggested[i]], float(scores[i]), i in flagged)  # fmt: skip
+                       classes[suggested[i]], float(scores[i]), i in flagged, float(proba[i].max()))  # fmt: skip
 
     ranked = [suspect(int(i)) for i in np.argsort(scores, kind="stable")[:top]]
     pairs = Counter((classes[given[i]], classes[suggested[i]]) for i in flagged if given[i] != suggested[i])
@@ -81,15 +88,63 @@ def inspect_labels(workspace: Path, recipe: str, top: int = 20) -> LabelReport:
     )  # fmt: skip
 
 
-def _embedding_identity(workspace: Path, recipe: str, run_id: str) -> str | None:
+def _run_meta(workspace: Path, recipe: str, run_id: str) -> BundleMeta | None:
+    """The metadata of the version the run registered (None when it is gone)."""
     from automl.registry.store import ModelStore
 
     store = ModelStore(workspace)
     for version in store.versions(recipe):
         meta = store.meta(recipe, version)
         if meta.lineage.get("run_id") == run_id:
-            return meta.embedding_identity
+            return meta
     return None
+
+
+def _embedding_identity(workspace: Path, recipe: str, run_id: str) -> str | None:
+    meta = _run_meta(workspace, recipe, run_id)
+    return meta.embedding_identity if meta else None
+
+
+def send_to_review(workspace: Path, report: LabelReport, plugins: Plugins) -> list[QueueItem]:
+    """Queue the report's suspects for a human look (those not queued or reviewed yet). Their
+    inputs come from the training data, read again through the run's recipe; a reviewed label
+    becomes an annotation, which relabels the example in the next run."""
+    meta = _run_meta(workspace, report.recipe, report.run_id)
+    if meta is None:
+        raise UserError(f"{report.recipe}: the version of run {report.run_id} is no longer registered.")
+    from automl.loop.reference import training_table
+
+    table = training_table(meta, plugins)
+    inputs = dict(zip(table.ids.tolist(), table.features.to_dict("records"), strict=True))
+    reviews = ReviewStore(workspace)
+    seen = {i.content_id for i in reviews.items(report.recipe, status=None)}
+    seen |= {a.content_id for a in reviews.annotations(report.recipe)}
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    items = []
+    for s in report.suspects:
+        if s.content_id in seen or s.content_id not in inputs:
+            continue
+        row = inputs[s.content_id]
+        value = row if meta.task == "tabular_classification" else row.get("input")
+        reason = f"label issue: given {s.given}, the model says {s.suggested} (score {s.score:.2f})"
+        items.append(
+            QueueItem(
+                uuid.uuid4().hex[:12],
+                report.recipe,
+                meta.version,
+                "",
+                s.content_id,
+                now,
+                "label_issue",
+                reason,
+                s.suggested,
+                s.confidence,
+                json.dumps(value, default=str),
+                None,
+            )  # fmt: skip
+        )
+    reviews.add(items)
+    return items
 
 
 def _by_embedding(

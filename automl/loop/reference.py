@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from automl.data.table import ExampleTable
 from automl.errors import UserError
 from automl.loop.windows import Sample, training_sample
 from automl.plugins.manager import Plugins
@@ -23,18 +24,23 @@ class Reference:
     missing: list[str] = field(default_factory=list)
 
 
-def _columns(meta: BundleMeta, plugins: Plugins, ids: pd.Index) -> tuple[pd.DataFrame | None, str | None]:
-    """The training table's feature columns, in the run's example order (rows since removed are
-    left out); None with the reason when the data cannot be read again."""
+def training_table(meta: BundleMeta, plugins: Plugins) -> ExampleTable:
+    """The version's training examples, read again through the recipe it was trained by (a
+    ``UserError`` when they cannot be: the file moved, the loader is gone)."""
     from omegaconf import OmegaConf
 
     from automl.config.compose import to_recipe
     from automl.config.validate import check_recipe
     from automl.train.runner import load_table
 
+    return load_table(check_recipe(to_recipe(OmegaConf.create(dict(meta.recipe))), plugins), plugins)
+
+
+def _columns(meta: BundleMeta, plugins: Plugins, ids: pd.Index) -> tuple[pd.DataFrame | None, str | None]:
+    """The training table's feature columns, in the run's example order (rows since removed are
+    left out); None with the reason when the data cannot be read again."""
     try:
-        checked = check_recipe(to_recipe(OmegaConf.create(dict(meta.recipe))), plugins)
-        table = load_table(checked, plugins)
+        table = training_table(meta, plugins)
     except UserError as err:
         return None, f"the training data cannot be read again ({err})"
     frame = table.features.set_axis(table.ids).reindex(ids)

@@ -70,3 +70,50 @@ def test_near_duplicates_and_outliers_come_from_the_cached_embeddings(workspace:
     )
     report = inspect_labels(workspace, "r", top=5)
     assert ("3", "7") in report.near_duplicates and not report.notes
+
+
+def test_suspects_go_to_the_review_queue_and_come_back_as_relabels(workspace: Path, tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from automl.config.compose import to_recipe
+    from automl.config.validate import check_recipe
+    from automl.loop.label_issues import send_to_review
+    from automl.plugins.manager import get_plugins
+    from automl.registry.store import ModelStore
+    from automl.store.reviews import Annotation, ReviewStore
+    from automl.train.annotations import with_annotations
+    from automl.train.runner import load_table
+
+    rng = np.random.default_rng(2)
+    csv = tmp_path / "data.csv"
+    frame = pd.DataFrame({"x": rng.normal(size=60).round(3), "label": ["a", "b", "c"] * 20})
+    frame.to_csv(csv, index=False)
+    recipe_dict = {"name": "r", "data": {"path": str(csv), "target": "label"}}
+    plugins = get_plugins()
+    recipe = to_recipe(OmegaConf.create(recipe_dict))
+    table = load_table(check_recipe(recipe, plugins), plugins)
+    proba = np.full((60, 3), 0.1)
+    proba[np.arange(60), (np.arange(60) + 1) % 3] = 0.8  # the model disagrees with every label
+    oof = pd.DataFrame({"example_id": table.ids, "source": [str(i) for i in range(60)], "label": table.labels})
+    for j, c in enumerate(["a", "b", "c"]):
+        oof[f"proba_{c}"] = proba[:, j]
+    run_dir = workspace / "runs" / "r" / "20260101-000000-abcd"
+    run_dir.mkdir(parents=True)
+    oof.to_parquet(run_dir / "oof.parquet")
+    lineage = {"run_id": run_dir.name, "recipe": recipe_dict}
+    ModelStore(workspace).register("r", {"w": 1}, {"classes": ["a", "b", "c"], "lineage": lineage})
+
+    report = inspect_labels(workspace, "r", top=4)
+    queued = send_to_review(workspace, report, plugins)
+    assert [i.content_id for i in queued] == [s.content_id for s in report.suspects]
+    assert (
+        queued[0].sampler == "label_issue"
+        and json.loads(queued[0].input_json)["x"] == frame["x"].iat[int(report.suspects[0].source)]
+    )
+    assert send_to_review(workspace, report, plugins) == []  # never twice
+    at = pd.Timestamp("2026-12-06").to_pydatetime()
+    ReviewStore(workspace).annotate(
+        [Annotation(i.content_id, "r", i.predicted, "me", at, "review", i.item_id, i.input_json, None) for i in queued]
+    )
+    merged = with_annotations(table, recipe, workspace)
+    assert (merged.relabelled, merged.from_reviews) == (4, 0)
