@@ -105,6 +105,23 @@ def _figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]
         ax.set_xlabel(f"time (UTC, per {dict(D='day', h='hour', min='minute')[freq]})")
         figures.append(("Predicted-class balance over time", _png(fig)))
         plt.close(fig)
+        reference = report.class_balance.get("reference")
+        if reference:
+            from scipy.spatial.distance import jensenshannon
+
+            classes = sorted(set(reference) | set(shares.columns))
+            expected = [reference.get(c, 0.0) for c in classes]
+            drift = [
+                float(jensenshannon(expected, [row.get(c, 0.0) for c in classes], base=2))
+                for _, row in shares.iterrows()
+            ]
+            fig, ax = plt.subplots(figsize=(7, 3))
+            ax.plot(shares.index, drift, marker="o" if len(shares) < 30 else None)
+            ax.set_ylabel("Jensen-Shannon distance")
+            ax.set_xlabel("time (UTC)")
+            ax.set_ylim(bottom=0)
+            figures.append(("Class-balance drift over time (distance to the reference)", _png(fig)))
+            plt.close(fig)
     return figures
 
 

@@ -165,7 +165,7 @@ def test_texts_and_images_are_compared_by_their_logged_embeddings(workspace: Pat
     assert [c.name for c in monitor(workspace, "t", get_plugins()).drifted] == ["embeddings"]
 
 
-def test_windows_by_time(registered: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_windows_by_time(registered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import datetime, timedelta, timezone
 
     rng = np.random.default_rng(6)
@@ -182,5 +182,9 @@ def test_windows_by_time(registered: Path, capsys: pytest.CaptureFixture[str]) -
         report.current == "the 200 invokes of the last 6 h" and report.reference == "the 200 invokes of the 6 h before"
     )
     assert [c.name for c in report.drifted] == ["age"]
+    page = tmp_path / "drift.html"
+    assert main(["monitor", "model=m", "window_hours=6", f"html={page}"]) == 4
+    assert "Class-balance drift over time (distance to the reference)" in page.read_text()
+    capsys.readouterr()
     assert main(["monitor", "model=m", "window_hours=0"]) == 2
     assert "window_hours=0: give the window in hours" in capsys.readouterr().err
