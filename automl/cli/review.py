@@ -4,9 +4,17 @@ their labels come back as training data."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from automl.cli.args import Args, emit
 from automl.errors import UserError
+
+if TYPE_CHECKING:
+    from automl.store.reviews import QueueItem
+
+
+def _line(item: QueueItem) -> str:
+    return f"{item.item_id}  {item.sampler:<15} {item.predicted:<16} {item.confidence:.2f}  {item.reason}"
 
 
 def cmd_sample(args: Args, sub: list[str]) -> int:
@@ -26,7 +34,7 @@ def cmd_sample(args: Args, sub: list[str]) -> int:
         f"({result.budget_left} left of today's budget)"
     ]
     lines += [f"note: {note}" for note in result.notes]
-    lines += [f"{i.item_id}  {i.sampler:<15} {i.predicted:<16} {i.confidence:.2f}  {i.reason}" for i in result.picked]
+    lines += [_line(i) for i in result.picked]
     emit(args, dataclasses.asdict(result), "\n".join(lines))
     return 0
 
@@ -72,7 +80,7 @@ def cmd_review(args: Args, sub: list[str]) -> int:
         args.finish("review list")
         name, _ = model_classes(workspace, ref)
         items = ReviewStore(workspace).items(name)
-        lines = [f"{i.item_id}  {i.sampler:<15} {i.predicted:<16} {i.confidence:.2f}  {i.reason}" for i in items]
+        lines = [_line(i) for i in items]
         emit(args, [i.__dict__ for i in items], "\n".join(lines) if items else f"no pending items for {name}")
     else:
         raise UserError(f"automl review {action}: unknown action; use list, next, export or import.")

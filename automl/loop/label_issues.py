@@ -117,8 +117,7 @@ def send_to_review(workspace: Path, report: LabelReport, plugins: Plugins) -> li
     table = training_table(meta, plugins)
     inputs = dict(zip(table.ids.tolist(), table.features.to_dict("records"), strict=True))
     reviews = ReviewStore(workspace)
-    seen = {i.content_id for i in reviews.items(report.recipe, status=None)}
-    seen |= {a.content_id for a in reviews.annotations(report.recipe)}
+    seen = reviews.known_contents(report.recipe)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     items = []
     for s in report.suspects:

@@ -166,11 +166,9 @@ def disagreement(workspace: Path, model: str) -> list[dict[str, Any]]:
     reviews = ReviewStore(workspace)
     if not reviews.path.exists():
         return []
-    labels = {a.item_id: a.label for a in reviews.annotations(model) if a.item_id}
     rows = [
-        {"day": i.sampled_at.date().isoformat(), "predicted": i.predicted, "changed": labels[i.item_id] != i.predicted}
-        for i in reviews.items(model, status=None)
-        if i.item_id in labels
+        {"day": item.sampled_at.date().isoformat(), "predicted": item.predicted, "changed": label != item.predicted}
+        for item, label in reviews.reviewed(model)
     ]
     if not rows:
         return []

@@ -51,11 +51,7 @@ def _candidates(workspace: Path, model: str, limit: int, reviews: ReviewStore) -
         "FROM invokes WHERE model = ? AND route <> 'shadow' ORDER BY seq DESC LIMIT ?",
         [model, limit],
     )
-    queued = reviews.queued_invokes(model)
-    seen = {i.content_id for i in reviews.items(model, status=None)} | {
-        a.content_id for a in reviews.annotations(model)
-    }
-    rows = rows[~rows["invoke_id"].isin(queued) & ~rows["content_id"].isin(seen)]
+    rows = rows[~rows["content_id"].isin(reviews.known_contents(model))]  # a queued invoke's content is known
     rows = rows.drop_duplicates("content_id").reset_index(drop=True)
     ranked = [sorted(json.loads(s).values(), reverse=True) if isinstance(s, str) else [np.nan] for s in rows["scores"]]
     rows["confidence"] = [r[0] for r in ranked]
@@ -73,12 +69,7 @@ def _text(value: Any) -> str | None:
 
 def _mistakes(workspace: Path, model: str, reviews: ReviewStore) -> np.ndarray | None:
     """Embeddings of reviewed invokes whose label the reviewer changed."""
-    labels = {a.item_id: a.label for a in reviews.annotations(model) if a.item_id}
-    wrong = [
-        i.invoke_id
-        for i in reviews.items(model, status=None)
-        if i.item_id in labels and labels[i.item_id] != i.predicted
-    ]
+    wrong = [item.invoke_id for item, label in reviews.reviewed(model) if label != item.predicted and item.invoke_id]
     if not wrong:
         return None
     rows = query_invokes(

@@ -18,6 +18,9 @@ import pandas as pd
 from automl.data.table import PROBA_PREFIX
 from automl.store.invokes import query_invokes
 
+SERVED = "SELECT seq, ts, input_json, embedding, label, scores FROM invokes WHERE model = ? AND route <> 'shadow'"
+"""What a window reads of a model's invokes: the answered ones (a shadow's are another version's)."""
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -60,8 +63,7 @@ def invoke_windows(
     total = window + (reference_window or 0)
     rows = query_invokes(
         workspace,
-        "SELECT seq, ts, input_json, embedding, label, scores FROM invokes "
-        "WHERE model = ? AND route <> 'shadow' ORDER BY seq DESC LIMIT ?",
+        f"{SERVED} ORDER BY seq DESC LIMIT ?",
         [model, total],
     ).iloc[::-1]
     current, before = rows.iloc[-window:], rows.iloc[: max(0, len(rows) - window)]
@@ -82,8 +84,7 @@ def invoke_time_windows(
     first = start - timedelta(hours=reference_hours or 0)
     rows = query_invokes(
         workspace,
-        "SELECT seq, ts, input_json, embedding, label, scores FROM invokes "
-        "WHERE model = ? AND route <> 'shadow' AND ts >= ? AND ts < ? ORDER BY seq",
+        f"{SERVED} AND ts >= ? AND ts < ? ORDER BY seq",
         [model, first, now],
     )
     times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(None)

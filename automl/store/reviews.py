@@ -124,9 +124,14 @@ class ReviewStore:
             ).fetchall()
         return {r[0]: r[1] for r in rows}
 
-    def queued_invokes(self, model: str) -> set[str]:
-        with self._connect() as con:
-            return {r[0] for r in con.execute("SELECT invoke_id FROM queue WHERE model = ?", [model]).fetchall()}
+    def known_contents(self, model: str) -> set[str]:
+        """Content ids of ``model`` queued (in any state) or annotated: never queued again."""
+        return {i.content_id for i in self.items(model, status=None)} | {a.content_id for a in self.annotations(model)}
+
+    def reviewed(self, model: str) -> list[tuple[QueueItem, str]]:
+        """Queue items a reviewer labelled, each with its label (the newest of its content)."""
+        labels = {a.item_id: a.label for a in self.annotations(model) if a.item_id}
+        return [(i, labels[i.item_id]) for i in self.items(model, status=None) if i.item_id in labels]
 
     def queued_since(self, model: str, since: datetime) -> int:
         with self._connect() as con:

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -85,17 +86,19 @@ class AutomlSpec(LitSpec):
         flag: str | None = None,
     ) -> dict[str, Any]:
         assert self.pipeline is not None, "the server's lifespan starts the pipeline"
-        try:
-            return await self.pipeline.predict(name, version, key, route_key, lambda: read_inputs(request), flag)
-        except RequestError as err:
-            raise HTTPException(err.status, err.detail, err.headers or None) from None
+        return await _http(self.pipeline.predict(name, version, key, route_key, lambda: read_inputs(request), flag))
 
     async def flag(self, name: str, invoke_id: str, key: str | None, reason: str | None) -> dict[str, Any]:
         assert self.pipeline is not None, "the server's lifespan starts the pipeline"
-        try:
-            return await self.pipeline.flag(name, invoke_id, key, reason)
-        except RequestError as err:
-            raise HTTPException(err.status, err.detail, err.headers or None) from None
+        return await _http(self.pipeline.flag(name, invoke_id, key, reason))
+
+
+async def _http(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """The pipeline's answer, or its ``RequestError`` as FastAPI's error response."""
+    try:
+        return await call
+    except RequestError as err:
+        raise HTTPException(err.status, err.detail, err.headers or None) from None
 
 
 async def read_inputs(request: Request) -> list[Any]:
