@@ -97,3 +97,14 @@ def post(port: int, path: str, raw: bytes, key: str | None, ctype: str = "applic
     headers = {"Content-Type": ctype} | ({"X-API-Key": key} if key else {})
     status, _, body = request(port, "POST", path, headers=headers, raw=raw)
     return status, json.loads(body or b"null")
+
+
+def gate_by_score(store: Any, name: str, version: int, score: float, metric: Any) -> tuple[str, int | None]:
+    """A run's gate decided by its score against production's stored one (the registry's part of
+    the gate; the comparison on the same examples is ``automl.train.gate``'s, tested on its own).
+    Returns the alias ``apply_gate`` left and the production version the run compared with."""
+    from automl.registry.promote import Verdict, apply_gate
+
+    production = store.rollout(name).production
+    better = production is None or metric.better(score, store.meta(name, production).score)
+    return apply_gate(store, name, version, Verdict(better, production, f"score {score}")).alias, production

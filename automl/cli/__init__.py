@@ -30,6 +30,7 @@ commands:
                                              make a version production, a canary or a shadow
            rollback model=NAME | abort model=NAME
                                              production back to the one before | end a canary or shadow
+           history model=NAME                every promotion, rollout step and rollback, when and why
   plugins                                    every registered component
   weights  fetch backbone=NAME | import backbone=NAME path=FILE
                                              pretrained weights for offline machines
@@ -47,6 +48,11 @@ commands:
            import model=NAME input=FILE [new_labels=true]
                                              the review queue; imported labels become training data
   inspect  recipe=NAME [n=N] [send=true]     likely label errors in the training data (last run)
+  test     model=REF [recipe=NAME|FILE]      the recipe's model tests on a version (exit 3 if one fails)
+  rollout  status|step|abort model=NAME [why=TEXT]
+                                             an automatic rollout: where it is, next step now, stop it
+  loop     recipe=NAME|FILE [watch=true] [retrain=always]
+                                             monitor, sample, retrain on a trigger, test, gate, roll out
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -69,9 +75,12 @@ COMMANDS: dict[str, str] = {
     "sample": "review:cmd_sample",
     "review": "review:cmd_review",
     "inspect": "inspect:cmd_inspect",
+    "test": "test:cmd_test",
+    "rollout": "rollout:cmd_rollout",
+    "loop": "loop:cmd_loop",
 }
 """Each command and where it lives: ``MODULE:FUNCTION`` under ``automl.cli``."""
-WITH_ACTIONS = ("models", "weights", "keys", "review")
+WITH_ACTIONS = ("models", "weights", "keys", "review", "rollout")
 """Commands whose first word is an action (``automl models promote ...``)."""
 
 

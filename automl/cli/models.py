@@ -97,6 +97,10 @@ def cmd_models(args: Args, sub: list[str]) -> int:
         )
         shadow = args.flag("shadow", "use shadow=true to run the version in shadow (or leave shadow= out)")
         emit(args, *promote_version(store, name, version, share, shadow))
+    elif action == "history":
+        from automl.cli.rollout import show_history
+
+        return show_history(args)
     elif action in ("rollback", "abort"):
         from automl.cli.promote import abort_rollout, rollback_model
 
@@ -104,5 +108,7 @@ def cmd_models(args: Args, sub: list[str]) -> int:
         args.finish(f"models {action}")
         emit(args, *(rollback_model if action == "rollback" else abort_rollout)(ref, workspace))
     else:
-        raise UserError(f"automl models {action}: unknown action; use list, promote, rollback, abort or delete.")
+        raise UserError(
+            f"automl models {action}: unknown action; use list, history, promote, rollback, abort or delete."
+        )
     return 0

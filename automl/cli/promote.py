@@ -31,7 +31,7 @@ def versioned(store: ModelStore, ref: str) -> tuple[str, int]:
     return store.resolve(parsed)
 
 
-def _named(store: ModelStore, ref: str, action: str) -> str:
+def named(store: ModelStore, ref: str, action: str) -> str:
     """The model name of a reference that must be just a name."""
     parsed = ModelRef.parse(ref)
     if parsed.version is not None or parsed.alias is not None:
@@ -76,7 +76,7 @@ def promote_version(
 
 def rollback_model(ref: str, workspace: str | None) -> tuple[dict[str, Any], str]:
     store = store_of(workspace)
-    name = _named(store, ref, "rollback")
+    name = named(store, ref, "rollback")
     change = promotion.rollback(store, name)
     before, after = change
     version = after.production or 0
@@ -86,7 +86,7 @@ def rollback_model(ref: str, workspace: str | None) -> tuple[dict[str, Any], str
 
 def abort_rollout(ref: str, workspace: str | None) -> tuple[dict[str, Any], str]:
     store = store_of(workspace)
-    name = _named(store, ref, "abort")
+    name = named(store, ref, "abort")
     change = promotion.abort(store, name)
     before, after = change
     version = before.candidate or 0

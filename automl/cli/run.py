@@ -24,9 +24,13 @@ def cmd_run(args: Args, sub: list[str]) -> int:
         f"{data.rows} rows ({data.skipped} skipped) in {summary.duration_s:.1f} s\n"
         f"summary: {summary.run_dir}/summary.json"
     )
+    if model.rollout:
+        text += f"\nrollout started (automl rollout status model={model.name}): {model.reason}"
+    elif model.reason:
+        text += f"\ngate: {model.reason}"
     emit(args, summary.to_json(), text)
     if not summary.promoted:
-        raise NotPromoted(f"{model.name} v{model.version} did not beat production; kept as candidate.")
+        raise NotPromoted(f"{model.name} v{model.version} kept as candidate: {model.reason}.")
     return 0
 
 

@@ -149,8 +149,15 @@ def _section_type(tp: Any) -> type | None:
     return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
 
 
+def _item_type(tp: Any) -> type | None:
+    """The dataclass of a list's items (``eval.tests``), documented as a section of its own."""
+    args = typing.get_args(tp)
+    return _section_type(args[0]) if typing.get_origin(tp) is list and args else None
+
+
 def schema_sections(cls: type = Recipe, prefix: str = "") -> Iterator[tuple[str, type, list[str]]]:
-    """``(section, dataclass, leaf field names)`` for ``cls`` and every nested section, in order."""
+    """``(section, dataclass, leaf field names)`` for ``cls`` and every nested section, in order
+    (a list of dataclasses is a leaf, and its items a section ``key[].``)."""
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
     yield prefix, cls, [f.name for f in fields if _section_type(hints[f.name]) is None]
@@ -158,6 +165,9 @@ def schema_sections(cls: type = Recipe, prefix: str = "") -> Iterator[tuple[str,
         nested = _section_type(hints[f.name])
         if nested is not None:
             yield from schema_sections(nested, f"{prefix}{f.name}.")
+        item = _item_type(hints[f.name])
+        if item is not None:
+            yield from schema_sections(item, f"{prefix}{f.name}[].")
 
 
 def _schema_table(cls: type, prefix: str, names: list[str]) -> list[str]:

@@ -137,6 +137,53 @@ class SearchConfig:
 
 
 @dataclass
+class GateConfig:
+    margin: float = _help(
+        "How much better (in the metric's units) the candidate must be than production on the same "
+        "examples to replace it; 0: any improvement the bootstrap is confident of.",
+        default=0.0,
+    )
+    confidence: float = _help(
+        "Share of paired bootstrap resamples in which the candidate must beat production by more than "
+        "the margin (0.5..0.999).",
+        default=0.9,
+    )
+    bootstrap: int = _help("Paired bootstrap resamples over the examples.", default=1000)
+
+
+@dataclass
+class ModelTestConfig:
+    type: str = _help(
+        "must_pass (an input must get a label), class_floor (a class's recall or precision at least a "
+        "floor, on out-of-fold predictions) or invariance (a perturbation must not change the label).",
+        default=MISSING,
+    )
+    name: Optional[str] = _help("Name shown in the test table; default: made from the test.", default=None)
+    input: Any = _help(
+        "must_pass: the input: a text, an image path (relative to data.path), or a row as a mapping.",
+        default=None,
+    )
+    label: Optional[str] = _help(
+        "must_pass: the label the input must get; class_floor: the class (null: every class).", default=None
+    )
+    recall: Optional[float] = _help("class_floor: the lowest recall allowed.", default=None)
+    precision: Optional[float] = _help("class_floor: the lowest precision allowed.", default=None)
+    perturbation: Optional[str] = _help(
+        "invariance: typos (texts), flip or crop (images), noise (tables).", default=None
+    )
+    columns: Optional[List[str]] = _help(
+        "invariance with noise: the numeric columns; null: every numeric one.", default=None
+    )
+    strength: float = _help(
+        "invariance: typos: share of words changed; crop: share of each side cut; noise: the noise's standard "
+        "deviation as a share of each column's.",
+        default=0.1,
+    )
+    examples: int = _help("invariance: training examples perturbed (a seeded sample).", default=200)
+    max_fail_rate: float = _help("invariance: the highest share of examples whose label may change.", default=0.05)
+
+
+@dataclass
 class EvalConfig:
     cv_folds: int = _help("Stratified cross-validation folds.", default=5)
     metric: str = _help(
@@ -149,6 +196,48 @@ class EvalConfig:
     )
     feature_importance: bool = _help("Permutation feature importance of the winner (tabular).", default=True)
     importance_rows: int = _help("Held-out rows sampled to compute permutation importance.", default=2000)
+    gate: GateConfig = field(default_factory=GateConfig)
+    tests: List[ModelTestConfig] = _help(
+        "Model tests: a failing one keeps a new version out of production (see docs/model-tests.md).",
+        default_factory=list,
+    )
+
+
+@dataclass
+class RolloutConfig:
+    steps: List[Any] = _help(
+        "How a version that passed the gate reaches all traffic: 'shadow' and canary percents, e.g. "
+        "[shadow, 5, 25, 50, 100]; the last step must be 100. Empty: it becomes production at once.",
+        default_factory=list,
+    )
+    interval_s: float = _help("Seconds between analyses of the live comparison.", default=30.0)
+    step_requests: int = _help(
+        "Requests compared (candidate and production on the same inputs) before a step may end.", default=100
+    )
+    step_s: float = _help("Seconds each step is held at least.", default=0.0)
+    min_requests: int = _help(
+        "Fewer compared requests than this: the analysis waits, neither pass nor fail.", default=20
+    )
+    failure_limit: int = _help("Failed analyses after which the rollout is rolled back.", default=1)
+    min_agreement: float = _help("Lowest share of requests on which candidate and production agree.", default=0.8)
+    max_class_shift: float = _help(
+        "Largest total variation distance between the two predicted-class distributions.", default=0.2
+    )
+    max_confidence_shift: float = _help(
+        "Largest Kolmogorov-Smirnov distance between the two confidence distributions.", default=0.5
+    )
+    max_error_rate: float = _help(
+        "Largest share of the candidate's requests that fail (4xx other than 401/404, 5xx, timeouts).", default=0.01
+    )
+    max_latency_ratio: float = _help(
+        "Largest ratio of the candidate's p99 latency to production's (on the same window), plus latency_slack_ms.",
+        default=2.0,
+    )
+    latency_slack_ms: float = _help("Milliseconds of p99 difference never counted as slower.", default=20.0)
+    min_reviewed: int = _help("Reviewed compared requests needed before reviewed accuracy is checked.", default=20)
+    max_accuracy_drop: float = _help(
+        "Largest drop of the candidate's accuracy on reviewed requests below production's.", default=0.02
+    )
 
 
 @dataclass
@@ -168,6 +257,7 @@ class DeployConfig:
         "older ones (by the production version's recipe). null: keep them forever.",
         default=90.0,
     )
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
 
 
 @dataclass
@@ -228,6 +318,21 @@ class MonitorConfig:
 
 
 @dataclass
+class LoopConfig:
+    retrain_on: List[str] = _help(
+        "What makes `automl loop` retrain: annotations (new reviewed labels), data (the data changed), "
+        "drift (the monitor found drift), always.",
+        default_factory=lambda: ["annotations", "data", "drift"],
+    )
+    min_annotations: int = _help("New reviewed labels that trigger a retrain.", default=1)
+    sample: bool = _help("Each pass sends a batch of invokes to the review queue (`automl sample`).", default=True)
+    interval_s: float = _help("`automl loop watch=true`: seconds between checks of the triggers.", default=10.0)
+    monitor_interval_s: float = _help(
+        "`automl loop watch=true`: seconds between drift checks and samples for review.", default=300.0
+    )
+
+
+@dataclass
 class RayConfig:
     address: Optional[str] = _help(
         "Address of a running Ray cluster (host:port); null: start a local Ray for the run.",
@@ -252,4 +357,5 @@ class Recipe:
     eval: EvalConfig = field(default_factory=EvalConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
     ray: RayConfig = field(default_factory=RayConfig)

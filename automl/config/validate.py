@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from automl.config.defaults import ResolvedDefaults, resolve_defaults
 from automl.config.errors import config_error
-from automl.config.schema import MonitorConfig, Recipe
+from automl.config.schema import MonitorConfig, Recipe, RolloutConfig
 from automl.config.space import SearchSpace, build_space
 from automl.errors import UserError, unknown_name
 from automl.paths import workspace_dir
@@ -113,6 +113,108 @@ def _check_ranges(r: Recipe) -> None:
             f"The 'retention_days' option of deploy must be a number >= 0 (null keeps invokes forever). Got {days}."
         )
     check_monitor(r.monitor)
+    check_gate(r)
+    check_model_tests(r)
+    check_rollout(r.deploy.rollout)
+    check_loop(r)
+
+
+def _share(section: str, option: str, value: float, low: float = 0.0, high: float = 1.0) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise UserError(f"The '{option}' option of {section} must be a number in [{low:g}, {high:g}]. Got {value}.")
+
+
+def check_gate(r: Recipe) -> None:
+    g = r.eval.gate
+    if not math.isfinite(g.margin) or g.margin < 0:
+        raise UserError(
+            f"The 'margin' option of eval.gate must be a number >= 0 in the metric's units. Got {g.margin}."
+        )
+    _share("eval.gate", "confidence", g.confidence, 0.5, 0.999)
+    _at_least("eval.gate", "bootstrap", g.bootstrap, 100)
+
+
+TEST_TYPES = ("must_pass", "class_floor", "invariance")
+PERTURBATIONS = {
+    "typos": "text_classification",
+    "flip": "image_classification",
+    "crop": "image_classification",
+    "noise": "tabular_classification",
+}
+
+
+def check_model_tests(r: Recipe) -> None:
+    """Each ``eval.tests`` entry names a known type and has what that type needs."""
+    for i, t in enumerate(r.eval.tests):
+        where = f"eval.tests[{i}]"
+        if t.type not in TEST_TYPES:
+            raise unknown_name(f"{where}.type", t.type, TEST_TYPES)
+        if t.type == "must_pass" and (t.input is None or t.label is None):
+            raise UserError(
+                f"{where}: a must_pass test needs an input and the label it must get (input: ..., label: ...)."
+            )
+        if t.type == "class_floor":
+            if t.recall is None and t.precision is None:
+                raise UserError(f"{where}: a class_floor test needs recall: or precision: (a floor in [0, 1]).")
+            for key in ("recall", "precision"):
+                if getattr(t, key) is not None:
+                    _share(where, key, getattr(t, key))
+        if t.type == "invariance":
+            if t.perturbation not in PERTURBATIONS:
+                raise unknown_name(f"{where}.perturbation", str(t.perturbation), tuple(PERTURBATIONS))
+            if PERTURBATIONS[t.perturbation] != r.task.type:
+                fits = [p for p, task in PERTURBATIONS.items() if task == r.task.type]
+                raise UserError(
+                    f"{where}.perturbation={t.perturbation} is for {PERTURBATIONS[t.perturbation]}; "
+                    f"this recipe's task is {r.task.type}: use {' or '.join(fits)}."
+                )
+            _share(where, "strength", t.strength, 0.0, 0.5)
+            _share(where, "max_fail_rate", t.max_fail_rate)
+            _at_least(where, "examples", t.examples, 1)
+        if r.data.labels is not None and t.label is not None and t.label not in r.data.labels:
+            raise unknown_name(f"{where}.label", t.label, tuple(r.data.labels))
+
+
+def check_rollout(ro: RolloutConfig) -> None:
+    """``deploy.rollout``: steps are 'shadow' or canary percents rising to 100."""
+    percents: list[int] = []
+    for i, step in enumerate(ro.steps):
+        if step == "shadow":
+            if percents or i:
+                raise UserError("deploy.rollout.steps: 'shadow' can only be the first step (before any canary).")
+            continue
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 100:
+            raise UserError(
+                f"deploy.rollout.steps: {step!r} is not a step; use 'shadow' or a whole percent of traffic "
+                f"from 1 to 100, e.g. [shadow, 5, 25, 50, 100]."
+            )
+        if percents and step <= percents[-1]:
+            raise UserError(f"deploy.rollout.steps: the canary percents must rise; {step} comes after {percents[-1]}.")
+        percents.append(step)
+    if ro.steps and (not percents or percents[-1] != 100):
+        raise UserError("deploy.rollout.steps: the last step must be 100 (the candidate takes all traffic).")
+    _at_least("deploy.rollout", "interval_s", ro.interval_s, 0.1, "a number")
+    _at_least("deploy.rollout", "step_requests", ro.step_requests, 1)
+    _at_least("deploy.rollout", "step_s", ro.step_s, 0, "a number")
+    _at_least("deploy.rollout", "min_requests", ro.min_requests, 1)
+    _at_least("deploy.rollout", "failure_limit", ro.failure_limit, 1)
+    _at_least("deploy.rollout", "min_reviewed", ro.min_reviewed, 1)
+    for key in ("min_agreement", "max_class_shift", "max_confidence_shift", "max_error_rate", "max_accuracy_drop"):
+        _share("deploy.rollout", key, getattr(ro, key))
+    _at_least("deploy.rollout", "max_latency_ratio", ro.max_latency_ratio, 1, "a number")
+    _at_least("deploy.rollout", "latency_slack_ms", ro.latency_slack_ms, 0, "a number")
+
+
+RETRAIN_TRIGGERS = ("annotations", "data", "drift", "always")
+
+
+def check_loop(r: Recipe) -> None:
+    for trigger in r.loop.retrain_on:
+        if trigger not in RETRAIN_TRIGGERS:
+            raise unknown_name("loop.retrain_on", trigger, RETRAIN_TRIGGERS)
+    _at_least("loop", "min_annotations", r.loop.min_annotations, 1)
+    _at_least("loop", "interval_s", r.loop.interval_s, 0.1, "a number")
+    _at_least("loop", "monitor_interval_s", r.loop.monitor_interval_s, 1, "a number")
 
 
 def check_monitor_components(m: MonitorConfig, plugins: Plugins) -> None:

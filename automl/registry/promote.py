@@ -1,39 +1,63 @@
-"""Promotion: the gate a run passes (a new version becomes production only if it beats production's
-score), and the manual moves: promote fully, start a canary or a shadow, abort it, roll back."""
+"""Promotion: applying the gate's verdict to a new version (production, a rollout toward it, or
+the candidate), and the manual moves: promote fully, start a canary or a shadow, abort it, roll back."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from automl.errors import UserError
-from automl.plugins.components import MetricSpec
-from automl.registry.rollout import RolloutState, Transition
+from automl.registry.rollout import RolloutState, Step, Transition
 from automl.registry.store import CANDIDATE, PRODUCTION, ModelStore
 
 
-def promote_if_better(store: ModelStore, name: str, version: int, score: float, metric: MetricSpec) -> str:
-    """Set the alias the new version earns and return it: production or candidate.
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer for one new version: whether it earned production, compared with which
+    production version (None: there was none), and why, in one line."""
 
-    The comparison with production and the write happen under the model's lock, in one
-    ``update_rollout``: two runs finishing at once cannot both read the old production and both
-    become production."""
-    promoted: list[bool] = []
+    promote: bool
+    compared_with: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Gated:
+    alias: str  # production or candidate
+    reason: str  # why, in one line (the verdict's, or why it could not be applied)
+    rollout: bool = False  # a rollout started instead of an immediate promotion
+
+
+def apply_gate(store: ModelStore, name: str, version: int, verdict: Verdict, steps: tuple[Step, ...] = ()) -> Gated:
+    """Give ``version`` the alias the gate's ``verdict`` earned, or start the recipe's rollout
+    (``steps``) toward production.
+
+    The check that production is still the version the run compared with and the write happen
+    under the model's lock, in one ``update_rollout``: two runs finishing at once cannot both
+    become production (the second finds production changed and stays a candidate)."""
+    outcome: list[Gated] = []
 
     def decide(state: RolloutState) -> RolloutState:
-        better = True
-        if state.production is not None:
-            previous = store.meta(name, state.production)
-            if (
-                previous.metric == metric.name
-                and previous.score is not None
-                and not metric.better(score, previous.score)
-            ):
-                better = False
-        promoted.append(better)
-        # A promoted version ends the candidate (an older candidate has nothing left to be a
-        # candidate for); one that is not promoted becomes the candidate, taking no traffic.
-        return state.after_run(version, better)
+        if verdict.promote and state.production != verdict.compared_with:
+            reason = (
+                f"production became version {state.production} while this run compared with "
+                f"{verdict.compared_with or 'none'}; run again to compare with it"
+            )
+            outcome.append(Gated(CANDIDATE, reason))
+            return state.after_run(version, False, why=reason)
+        if not verdict.promote:
+            outcome.append(Gated(CANDIDATE, verdict.reason))
+            return state.after_run(version, False, why=verdict.reason)
+        after = (
+            state.with_rollout(version, steps, why=verdict.reason)
+            if steps
+            else state.after_run(version, True, why=verdict.reason)
+        )
+        rolling = after.production != version
+        outcome.append(Gated(CANDIDATE if rolling else PRODUCTION, verdict.reason, rolling))
+        return after
 
     store.update_rollout(name, decide)
-    return PRODUCTION if promoted[-1] else CANDIDATE
+    return outcome[-1]
 
 
 def promote(store: ModelStore, name: str, version: int, canary: int | None = None, shadow: bool = False) -> Transition:

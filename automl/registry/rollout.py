@@ -4,7 +4,9 @@ A model has a ``production`` version (it answers) and at most one ``candidate``:
 answers a share of requests (``percent``, 1..99), a shadow that is called and logged on every
 request but never answers, or an idle candidate (a run that did not beat production) that takes
 no traffic. ``history`` lists every production change (version, when, how: run, promote,
-rollback), so that ``rollback`` knows the version before. The state is pure data: each
+rollout, rollback), so that ``rollback`` knows the version before; ``events`` is the audit trail
+of every move with when and why (``automl models history``). An automatic rollout (``plan``)
+walks the candidate through the recipe's ``deploy.rollout.steps``. The state is pure data: each
 transition returns a new state, and ``ModelStore`` keeps it in ``models/NAME/rollout.json``.
 """
 
@@ -23,7 +25,9 @@ CANARY = "canary"
 SHADOW = "shadow"
 IDLE = "idle"
 MODES = (CANARY, SHADOW, IDLE)
-HOW = ("run", "promote", "rollback")
+HOW = ("run", "promote", "rollout", "rollback")
+FULL = 100  # the last step of a rollout: all traffic
+BY_HAND = "by hand"
 
 
 def now() -> str:
@@ -46,6 +50,61 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Event:
+    """One line of the audit trail: when, which version, what happened and why."""
+
+    at: str
+    version: int
+    action: str  # run, promote, canary, shadow, rollout, step, analysis, rollback, abort
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "version": self.version, "action": self.action, "why": self.why}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        return cls(str(data["at"]), int(data["version"]), str(data["action"]), str(data.get("why", "")))
+
+
+Step = str | int  # "shadow" or a percent of traffic
+
+
+def describe(step: Step) -> str:
+    return "shadow" if step == SHADOW else f"{step}%"
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """An automatic rollout in progress: the steps, the one the candidate is on, since when, and
+    how many analyses have failed on it."""
+
+    steps: tuple[Step, ...]
+    step: int = 0
+    since: str = ""
+    failures: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.steps or not 0 <= self.step < len(self.steps):
+            raise ValueError(f"step {self.step} of {len(self.steps)} steps")
+
+    @property
+    def current(self) -> Step:
+        return self.steps[self.step]
+
+    @property
+    def next(self) -> Step | None:
+        return self.steps[self.step + 1] if self.step + 1 < len(self.steps) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": list(self.steps), "step": self.step, "since": self.since, "failures": self.failures}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RolloutPlan:
+        steps = tuple(s if s == SHADOW else int(s) for s in data["steps"])
+        return cls(steps, int(data["step"]), str(data.get("since", "")), int(data.get("failures", 0)))
+
+
+@dataclass(frozen=True)
 class RolloutState:
     name: str
     production: int | None = None
@@ -53,6 +112,8 @@ class RolloutState:
     mode: str = IDLE  # what the candidate does: canary, shadow or idle (no traffic)
     percent: int = 0  # the canary's share of requests, 1..99; 0 unless mode is canary
     history: tuple[Change, ...] = ()
+    plan: RolloutPlan | None = None  # an automatic rollout of the candidate, if one runs
+    events: tuple[Event, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -65,6 +126,8 @@ class RolloutState:
             raise ValueError(f"a {self.mode} needs a production version")
         if not (1 <= self.percent <= 99 if self.mode == CANARY else self.percent == 0):
             raise ValueError(f"percent={self.percent} with mode={self.mode}: a canary takes 1..99, others 0")
+        if self.plan is not None and self.mode == IDLE:
+            raise ValueError("a rollout plan needs a canary or shadow candidate")
 
     # --- reading -------------------------------------------------------------------------
 
@@ -117,27 +180,99 @@ class RolloutState:
             candidate = {"version": self.candidate, "mode": self.mode}
             if self.mode == CANARY:
                 candidate["percent"] = self.percent
+        if candidate is not None and self.plan is not None:
+            candidate["rollout"] = {
+                "step": self.plan.step + 1,
+                "of": len(self.plan.steps),
+                "steps": list(self.plan.steps),
+                "since": self.plan.since,
+                "failures": self.plan.failures,
+            }
         return {"production": self.production, "candidate": candidate}
 
     # --- transitions ---------------------------------------------------------------------
 
-    def _make_production(self, version: int, how: str, at: str | None) -> RolloutState:
+    def noted(self, version: int, action: str, why: str, at: str | None = None) -> RolloutState:
+        """The same state with one more line in the audit trail."""
+        return replace(self, events=(*self.events, Event(at or now(), version, action, why)))
+
+    def _make_production(self, version: int, how: str, at: str | None, why: str = "") -> RolloutState:
         # Any change of production ends the candidate: it was on trial against the old one.
-        return replace(
+        at = at or now()
+        changed = replace(
             self,
             production=version,
             candidate=None,
             mode=IDLE,
             percent=0,
+            plan=None,
             history=(*self.history, Change(version, at, how)),
         )
+        return changed.noted(version, how if how != "run" else "promote", why or how, at)
 
-    def after_run(self, version: int, promoted: bool, at: str | None = None) -> RolloutState:
-        """A run registered ``version``: production if it won, else the (idle) candidate; a canary
-        or shadow of an older candidate ends either way."""
+    def after_run(self, version: int, promoted: bool, at: str | None = None, why: str = "") -> RolloutState:
+        """A run registered ``version``: production if it won, else the (idle) candidate. A manual
+        canary or shadow of an older candidate ends either way; an automatic rollout goes on when
+        the new version lost (it is kept registered, by number)."""
         if promoted:
-            return self._make_production(version, "run", at or now())
-        return replace(self, candidate=version, mode=IDLE, percent=0)
+            return self._make_production(version, "run", at, why or "the run passed the gate")
+        if self.plan is not None:
+            return self.noted(
+                version, "run", f"not promoted: {why}; the rollout of version {self.candidate} goes on", at
+            )
+        return replace(self, candidate=version, mode=IDLE, percent=0).noted(version, "run", f"not promoted: {why}", at)
+
+    # --- automatic rollouts --------------------------------------------------------------
+
+    def _on_step(self, version: int, plan: RolloutPlan) -> RolloutState:
+        step = plan.current
+        if step == SHADOW:
+            return replace(self, candidate=version, mode=SHADOW, percent=0, plan=plan)
+        return replace(self, candidate=version, mode=CANARY, percent=int(step), plan=plan)
+
+    def with_rollout(self, version: int, steps: tuple[Step, ...], at: str | None = None, why: str = "") -> RolloutState:
+        """``version`` starts the recipe's rollout on its first step (a single step of 100, or no
+        production to compare with: it becomes production at once)."""
+        at = at or now()
+        if self.production is None or steps == (FULL,):
+            return self._make_production(version, "run", at, why or "the run passed the gate")
+        plan = RolloutPlan(tuple(steps), 0, at)
+        started = self._on_step(version, plan)
+        return started.noted(version, "rollout", f"{why}; step 1 of {len(steps)}: {describe(plan.current)}", at)
+
+    def stepped(self, why: str, at: str | None = None) -> RolloutState:
+        """The rollout's next step; the last (100%) makes the candidate production."""
+        if self.plan is None or self.candidate is None:
+            raise UserError(
+                f"{self.name}: no rollout is running, so no step to take (automl rollout status model={self.name})."
+            )
+        at = at or now()
+        upcoming = self.plan.next
+        if upcoming is None or upcoming == FULL:
+            return self._make_production(self.candidate, "rollout", at, f"rollout done: {why}")
+        plan = replace(self.plan, step=self.plan.step + 1, since=at, failures=0)
+        moved = self._on_step(self.candidate, plan)
+        return moved.noted(
+            self.candidate, "step", f"step {plan.step + 1} of {len(plan.steps)}: {describe(upcoming)}; {why}", at
+        )
+
+    def analysis_failed(self, why: str, failure_limit: int, at: str | None = None) -> RolloutState:
+        """One more failed analysis; at ``failure_limit`` the rollout is rolled back at once."""
+        if self.plan is None or self.candidate is None:
+            return self
+        failures = self.plan.failures + 1
+        if failures >= failure_limit:
+            return self.rollout_stopped("rollback", f"analysis failed {failures} time(s): {why}", at)
+        return replace(self, plan=replace(self.plan, failures=failures)).noted(
+            self.candidate, "analysis", f"failed ({failures} of {failure_limit}): {why}", at
+        )
+
+    def rollout_stopped(self, action: str, why: str, at: str | None = None) -> RolloutState:
+        """All traffic back to production; the candidate stays registered, idle, with the reason."""
+        if self.candidate is None or self.mode == IDLE:
+            raise UserError(f"{self.name}: no rollout, canary or shadow is running, so nothing to {action}.")
+        stopped = replace(self, mode=IDLE, percent=0, plan=None)
+        return stopped.noted(self.candidate, action, why, at)
 
     def _check_not_production(self, version: int, what: str) -> None:
         if self.production is None and what != "production":
@@ -150,12 +285,12 @@ class RolloutState:
                 f"model={self.name}:{version} is already production; name another version (automl models lists them)."
             )
 
-    def promoted(self, version: int, at: str | None = None) -> RolloutState:
+    def promoted(self, version: int, at: str | None = None, why: str = BY_HAND) -> RolloutState:
         """``version`` takes all traffic; the old production version stays registered."""
         self._check_not_production(version, "production")
-        return self._make_production(version, "promote", at or now())
+        return self._make_production(version, "promote", at, why)
 
-    def with_canary(self, version: int, percent: int) -> RolloutState:
+    def with_canary(self, version: int, percent: int, why: str = BY_HAND) -> RolloutState:
         """``version`` answers ``percent`` % of requests; production answers the rest."""
         if not 1 <= percent <= 99:
             raise UserError(
@@ -163,14 +298,16 @@ class RolloutState:
                 f"to send all traffic to it, promote model={self.name}:{version} without canary=."
             )
         self._check_not_production(version, "canary")
-        return replace(self, candidate=version, mode=CANARY, percent=percent)
+        return replace(self, candidate=version, mode=CANARY, percent=percent, plan=None).noted(
+            version, "canary", f"{percent}% of traffic, {why}"
+        )
 
-    def with_shadow(self, version: int) -> RolloutState:
+    def with_shadow(self, version: int, why: str = BY_HAND) -> RolloutState:
         """``version`` is called and logged on every request; production still answers all."""
         self._check_not_production(version, "shadow")
-        return replace(self, candidate=version, mode=SHADOW, percent=0)
+        return replace(self, candidate=version, mode=SHADOW, percent=0, plan=None).noted(version, "shadow", why)
 
-    def rolled_back(self, at: str | None = None) -> RolloutState:
+    def rolled_back(self, at: str | None = None, why: str = BY_HAND) -> RolloutState:
         """Production goes back to the version before; a canary or shadow ends."""
         previous = self.previous_production()
         if self.production is None:
@@ -180,16 +317,16 @@ class RolloutState:
                 f"{self.name}: nothing to roll back to: no production version before {self.production} "
                 f"is on record; promote the version you want with automl models promote model={self.name}:VERSION."
             )
-        return self._make_production(previous, "rollback", at or now())
+        return self._make_production(previous, "rollback", at, why)
 
-    def aborted(self) -> RolloutState:
-        """The canary or shadow ends; the version stays the (idle) candidate."""
+    def aborted(self, why: str = BY_HAND) -> RolloutState:
+        """The canary, shadow or rollout ends; the version stays the (idle) candidate."""
         if self.mode == IDLE:
             raise UserError(
-                f"{self.name}: no canary or shadow is running, so nothing to abort "
+                f"{self.name}: no canary, shadow or rollout is running, so nothing to abort "
                 f"(production {self.production} answers every request)."
             )
-        return replace(self, mode=IDLE, percent=0)
+        return self.rollout_stopped("abort", why)
 
     def without(self, version: int) -> RolloutState:
         """The state once ``version`` is deleted (only an idle candidate may be)."""
@@ -204,6 +341,8 @@ class RolloutState:
             "format": FORMAT,
             **self.summary(),
             "history": [{"version": c.version, "at": c.at, "how": c.how} for c in self.history],
+            "rollout": self.plan.to_json() if self.plan else None,
+            "events": [e.to_json() for e in self.events],
         }
 
     @classmethod
@@ -219,6 +358,8 @@ class RolloutState:
             mode=candidate.get("mode", IDLE),
             percent=int(candidate.get("percent", 0)),
             history=tuple(Change(int(c["version"]), c.get("at"), c["how"]) for c in data.get("history", [])),
+            plan=RolloutPlan.from_json(data["rollout"]) if data.get("rollout") else None,
+            events=tuple(Event.from_json(e) for e in data.get("events", [])),
         )
 
     @classmethod

@@ -31,12 +31,19 @@ class ModePlan:
 
 
 def recipe_fingerprint(recipe: Recipe) -> str:
-    """What makes two runs "the same recipe": every key but the workspace, the mode switch and
-    how long invokes are kept (none of them changes what a search would find)."""
+    """What makes two runs "the same recipe": every key but the workspace, the mode switch, how
+    long invokes are kept, and the gate, tests, rollout, loop and monitoring sections (none of them
+    changes what a search would find)."""
     content = dataclasses.asdict(recipe)
     content.pop("workspace", None)
     content["search"].pop("mode", None)
     content["deploy"].pop("retention_days", None)
+    # How a version is gated, tested, rolled out and looped does not change what a search finds.
+    content["deploy"].pop("rollout", None)
+    content["eval"].pop("gate", None)
+    content["eval"].pop("tests", None)
+    content.pop("loop", None)
+    content.pop("monitor", None)
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

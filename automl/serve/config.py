@@ -29,6 +29,7 @@ class ServeConfig:
     backend: str = DEFAULT_BACKEND
     grace_s: float = 60.0
     log_invokes: bool = True  # False only to measure what logging costs (bench/bench_serve.py)
+    rollouts: bool = True  # walk automatic rollouts (deploy.rollout) through their steps
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

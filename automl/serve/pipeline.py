@@ -4,7 +4,10 @@ In order: the in-flight limit and draining (503), the model name (404), the API 
 rollout state (routing, or a pinned version: 404), the body (read by the backend: 400/413/422),
 images decoded and inputs checked against the task (422), the worker call (504 on timeout), one
 invoke record per input through the one ``InvokeWriter``, then a shadow call when the rollout
-has one. Errors are ``RequestError``; the backend turns them into its framework's responses.
+has one. During an automatic rollout the candidate's and production's labels on the same inputs
+and every call's status and latency go to the ``LiveComparison`` that the ``RolloutController``
+analyses (``automl.serve.analysis``). Errors are ``RequestError``; the backend turns them into
+its framework's responses.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from typing import Any
 
 from automl.errors import UserError
 from automl.plugins.serving import CallWorker, RequestError
+from automl.serve.analysis import LiveComparison, Pair
 from automl.serve.config import ServeConfig
 from automl.serve.inputs import IMAGE, InputError, decode_images
 from automl.serve.metrics import Metrics
 from automl.serve.records import make_records
 from automl.serve.rollout_cache import RolloutCache
-from automl.serve.routing import Pick, pick, pinned
+from automl.serve.routing import PINNED, Pick, pick, pinned
+from automl.store.invokes.record import InvokeRecord
 
 log = logging.getLogger("automl.serve")
 INVOKE_ID = re.compile(r"[0-9a-f]{32}")
@@ -48,6 +53,8 @@ class RequestPipeline:
         self.metrics = Metrics()
         self.tasks: dict[tuple[str, int], str] = {}
         self.rng = random.Random()
+        self.live = LiveComparison()
+        self.controller: Any = None
 
     # --- lifespan ------------------------------------------------------------------------------
 
@@ -62,9 +69,16 @@ class RequestPipeline:
         self.rollouts = RolloutCache(self.store)
         if self.config.log_invokes:
             self.writer = InvokeWriter(ws).start()
+        if self.config.rollouts:
+            from automl.serve.rollout_controller import RolloutController
+            from automl.store.reviews import ReviewStore
+
+            self.controller = RolloutController(self.store, ReviewStore(ws), self.live, self.config.models).start()
 
     async def stop(self) -> None:
         self.draining = True
+        if self.controller is not None:
+            await asyncio.to_thread(self.controller.stop)
         if self.shadows:
             await asyncio.wait(self.shadows, timeout=self.config.timeout_s)
         if self.writer is not None:
@@ -151,6 +165,7 @@ class RequestPipeline:
         t0 = time.perf_counter()
         status, vlabel, route = 500, "-", "pinned" if version is not None else "-"
         counted = False
+        answering: int | None = None
         try:
             if self.draining:
                 raise RequestError(503, "the server is stopping", {"Retry-After": "5"})
@@ -161,6 +176,7 @@ class RequestPipeline:
             key_id = self.authorize(name, api_key)
             chosen = self.route(name, version, route_key)
             vlabel, route = str(chosen.version), chosen.route
+            answering = chosen.version if chosen.route != PINNED else None
             inputs = self.prepare(name, chosen.version, await read_inputs())
             result = await self.run_job(name, chosen.version, inputs)
             latency_ms = (time.perf_counter() - t0) * 1000
@@ -169,7 +185,9 @@ class RequestPipeline:
                 for record in records:
                     self.writer.log(record)
             if chosen.shadow is not None and not self.draining:
-                self._background(self.run_shadow(name, chosen.shadow, inputs, key_id))
+                self._background(self.run_shadow(name, chosen.shadow, inputs, key_id, records))
+            if chosen.compare_with is not None and not self.draining:
+                self._background(self.run_comparison(name, chosen.compare_with, inputs, records))
             if flag:
                 self._background(self._save_flags(name, [r.invoke_id for r in records], flag, key_id))
             status = 200
@@ -191,7 +209,10 @@ class RequestPipeline:
             if counted:
                 self.inflight -= 1
             model = name if name in self.config.models else "-"
-            self.metrics.observe(model, vlabel, route, status, time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            self.metrics.observe(model, vlabel, route, status, seconds)
+            if answering is not None:
+                self.live.call(name, answering, status, seconds * 1000)
 
     def _background(self, work: Any) -> None:
         """Work after the answer (shadow calls, flags): awaited by ``stop``, never failing a caller."""
@@ -232,20 +253,49 @@ class RequestPipeline:
             return pinned(version)
         raise RequestError(404, f"{name} has no version {version}")
 
-    async def run_shadow(self, name: str, version: int, inputs: list[Any], key_id: str) -> None:
+    async def run_shadow(
+        self, name: str, version: int, inputs: list[Any], key_id: str, answered: list[InvokeRecord]
+    ) -> None:
         t0 = time.perf_counter()
         status = 500
         try:
             inputs = self.prepare(name, version, inputs)
             result = await self.run_job(name, version, inputs)
             latency_ms = (time.perf_counter() - t0) * 1000
+            records = make_records(name, version, "shadow", inputs, result, latency_ms, key_id)
             if self.writer is not None:
-                for record in make_records(name, version, "shadow", inputs, result, latency_ms, key_id):
+                for record in records:
                     self.writer.log(record)
+            self._compare(name, records, answered)
             status = 200
         except RequestError as err:  # a shadow never fails the caller
             status = err.status
         except Exception:
             log.exception("shadow call of %s:%s failed", name, version)
         finally:
-            self.metrics.observe(name, str(version), "shadow", status, time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            self.metrics.observe(name, str(version), "shadow", status, seconds)
+            self.live.call(name, version, status, seconds * 1000)
+
+    async def run_comparison(self, name: str, production: int, inputs: list[Any], answered: list[InvokeRecord]) -> None:
+        """Production's labels for the inputs a rollout's canary answered: compared, not logged
+        (production did not answer them) and never failing the caller."""
+        try:
+            result = await self.run_job(name, production, inputs)
+            theirs = make_records(name, production, "shadow", inputs, result, 0.0, None)
+            self._compare(name, answered, theirs)
+        except Exception:  # noqa: BLE001 - the comparison misses one request; the answer went out
+            log.warning("comparison call of %s:%s failed", name, production, exc_info=True)
+
+    def _compare(self, name: str, candidate: list[InvokeRecord], production: list[InvokeRecord]) -> None:
+        now = time.monotonic()
+        for mine, theirs in zip(candidate, production, strict=False):
+            self.live.pair(
+                name,
+                Pair(now, mine.content_id, str(mine.label), str(theirs.label), _confidence(mine), _confidence(theirs)),
+            )
+
+
+def _confidence(record: InvokeRecord) -> float:
+    scores = record.scores or {}
+    return float(max(scores.values())) if scores else 0.0

@@ -16,6 +16,7 @@ class Pick:
     version: int
     route: str  # production, canary or pinned
     shadow: int | None  # also call this version (logged as shadow, never answering)
+    compare_with: int | None = None  # an automatic rollout's canary answered: call production too (unlogged)
 
 
 def pick(state: RolloutState, route_key: str | None, rng: RandomSource) -> Pick:
@@ -23,7 +24,8 @@ def pick(state: RolloutState, route_key: str | None, rng: RandomSource) -> Pick:
 
     A ``route_key`` (the ``X-Route-Key`` header) makes the canary split stable per caller."""
     version, name = route(state, route_key, rng)
-    return Pick(version, name, state.shadow)
+    compare = state.production if state.plan is not None and version == state.canary else None
+    return Pick(version, name, state.shadow, compare)
 
 
 def pinned(version: int) -> Pick:

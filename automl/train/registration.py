@@ -1,5 +1,5 @@
 """Registering a run's winner: the next version of the recipe's model, with its metadata and
-lineage, then the promotion gate.
+lineage, then the gate's verdict applied (``automl.registry.promote.apply_gate``).
 
 Its own module because a version's metadata is read far from the run that wrote it: loading and
 serving a model (classes, task, features or input column, threshold), ``automl models`` (metric,
@@ -23,7 +23,7 @@ from automl.features.views import FEATURES_VIEW
 from automl.model.fitted import FittedModel
 from automl.plugins.manager import Plugins
 from automl.registry.meta import BestConfig, BundleMeta
-from automl.registry.promote import promote_if_better
+from automl.registry.promote import Verdict, apply_gate
 from automl.registry.store import ModelStore
 from automl.train.export import ExportOutcome
 
@@ -32,7 +32,9 @@ CORE_PACKAGES = ("automl", "scikit-learn", "numpy", "pandas", "ray", "hydra-core
 
 class Registered(NamedTuple):
     version: int
-    alias: str  # "production" or "candidate", as promote_if_better left it
+    alias: str  # "production" or "candidate", as apply_gate left it
+    reason: str  # why, in one line
+    rollout: bool  # a rollout toward production started
 
 
 def _version(dist: str) -> str:
@@ -71,9 +73,10 @@ def register_winner(
     winner: LeaderboardEntry,
     model: FittedModel,
     exported: ExportOutcome | None,
+    verdict: Verdict,
 ) -> Registered:
-    """Save ``model`` (and the exported files) as the next version of ``recipe.name``, then give it
-    the ``production`` alias if it beats production, else ``candidate``."""
+    """Save ``model`` (and the exported files) as the next version of ``recipe.name``, then apply
+    the gate's ``verdict``: production, the recipe's rollout toward it, or ``candidate``."""
     store = ModelStore(workspace)
     metric = plugins.metrics.get(recipe.eval.metric)
     meta = BundleMeta(
@@ -93,4 +96,6 @@ def register_winner(
     )
     attachments = {"export": exported.folder} if exported and exported.folder else None
     version = store.register(recipe.name, model, meta, attachments=attachments)
-    return Registered(version, promote_if_better(store, recipe.name, version, winner.score, metric))
+    steps = tuple(recipe.deploy.rollout.steps)
+    gated = apply_gate(store, recipe.name, version, verdict, steps)
+    return Registered(version, gated.alias, gated.reason, gated.rollout)

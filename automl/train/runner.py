@@ -1,8 +1,9 @@
 """``automl run``: one recipe from data to a registered, promoted (or kept) model version.
 
 The steps follow DESIGN.md: check, load, split, search on Ray Tune, rank (with an ensemble), refit
-the winner on all rows, importance, register with lineage, promote (``automl.train.registration``),
-write the run's files and the summary (``automl.train.summary``).
+the winner on all rows, importance, the model tests and the gate against production on the same
+folds (``automl.train.gate``), register with lineage and apply the gate's verdict
+(``automl.train.registration``), write the run's files and the summary (``automl.train.summary``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from automl.evaluate.refit_choice import affordable_winner
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
 from automl.model.fitted import FittedMember, FittedModel
+from automl.model.model_tests import run_model_tests
 from automl.paths import workspace_dir
 from automl.plugins.components import LoadRequest, MetricSpec
 from automl.plugins.manager import Plugins, get_plugins
+from automl.registry.store import ModelStore
 from automl.search.budget import EarlyStop
 from automl.search.configs import ConfigChoice, choose_configs
 from automl.search.in_driver import evaluate_in_driver
@@ -49,6 +52,7 @@ from automl.search.run_state import RunState
 from automl.search.tuner import SearchOutcome, run_search
 from automl.train.annotations import with_annotations
 from automl.train.export import export_model
+from automl.train.gate import GateReport, judge, production_backbones
 from automl.train.registration import register_winner
 from automl.train.summary import PhaseTimes, RunSummary, budget_report, run_summary
 
@@ -218,6 +222,28 @@ def _leaderboard(
     return board
 
 
+def _gate(
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    workspace: Path,
+    prepared: Prepared,
+    table: ExampleTable,
+    folds: np.ndarray,
+    winner: LeaderboardEntry,
+    model: FittedModel,
+    outcome: SearchOutcome,
+    metric: MetricSpec,
+) -> GateReport:
+    """The recipe's model tests on the refit winner, then the comparison with production."""
+    recipe = checked.recipe
+    data_root = Path(recipe.data.path) if recipe.data.path else None
+    tests = run_model_tests(recipe.eval.tests, model, table, winner.oof, winner.threshold, recipe.seed, data_root)
+    store = ModelStore(workspace)
+    return judge(
+        store, recipe, plugins, prepared, table.y, folds, winner, outcome.trials, metric, tests, table.content_hash
+    )
+
+
 def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: float | None = None) -> RunSummary:
     """Run a typed recipe end to end; returns the summary also written to ``summary.json``.
 
@@ -244,8 +270,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
             table, load_s = loading.result()
             plan = plan_mode(recipe, table.ids.tolist(), workspace)
         use_ray = plan is None or plan.mode != "retrain"
-        # A retrain embeds with the backbones its configurations use, no others.
-        only = None if use_ray or plan is None else sorted({c.backbone for c in plan.configs if c.backbone})
+        # A retrain embeds with the backbones its configurations and production's use, no others.
+        only = None
+        if not use_ray and plan is not None:
+            wanted = {c.backbone for c in plan.configs if c.backbone}
+            only = sorted(wanted | production_backbones(ModelStore(workspace), recipe.name))
         preparing = pool.submit(
             lambda: prepare_views(checked, plugins, loading.result()[0], workspace, deadline, only, log)
         )
@@ -282,7 +311,12 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
         print(f"note: {notes[-1]}", file=log)
     exported, export_s = _timed(export_model, checked, plugins, model, table, folds, run_dir, log)
 
-    registered = register_winner(workspace, run_id, recipe, plugins, table, prepared, winner, model, exported)
+    (report, gate_s) = _timed(
+        _gate, checked, plugins, workspace, prepared, table, folds, winner, model, outcome, metric
+    )
+    registered = register_winner(
+        workspace, run_id, recipe, plugins, table, prepared, winner, model, exported, report.verdict
+    )
     write_artifacts(run_dir, table, folds, winner, leaderboard_rows(board, outcome.trials), importance)
     RunState.from_board(recipe_fingerprint(recipe), board).write(run_dir)
     summary = run_summary(
@@ -298,7 +332,8 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
         importance=importance,
         exported=exported,
         registered=registered,
-        times=PhaseTimes(load_s, refit_s, importance_s, export_s),
+        gate=report,
+        times=PhaseTimes(load_s, refit_s, importance_s, export_s, gate_s),
         duration_s=deadline.elapsed(),
         budget=budget_report(deadline, outcome, notes),
     )

@@ -19,6 +19,7 @@ from automl.search.configs import ConfigChoice
 from automl.search.retrain import recipe_fingerprint
 from automl.search.tuner import SearchOutcome
 from automl.train.export import ExportOutcome
+from automl.train.gate import GateReport
 from automl.train.registration import Registered
 
 
@@ -30,6 +31,7 @@ class PhaseTimes:
     refit_s: float
     importance_s: float
     export_s: float
+    gate_s: float = 0.0  # the model tests and production's re-evaluation
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Timing:
     refit_s: float
     importance_s: float
     export_s: float
+    gate_s: float = 0.0  # the model tests and production's re-evaluation
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class ModelVersion:
     name: str
     version: int
     alias: str  # production | candidate
+    rollout: bool = False  # passed the gate and started the recipe's rollout toward production
+    reason: str = ""  # why it was or was not promoted, in one line
 
 
 @dataclass(frozen=True)
@@ -112,10 +117,12 @@ class RunSummary:
     backbones: BackboneReport
     run_id: str
     run_dir: str
+    gate: dict[str, Any] = dataclasses.field(default_factory=dict)  # GateReport.to_json(): what was compared, on what
 
     @property
     def promoted(self) -> bool:
-        return self.model.alias == "production"
+        """Production now, or on its way there by the recipe's rollout."""
+        return self.model.alias == "production" or self.model.rollout
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON data (its keys are part of the CLI's ``--json`` output)."""
@@ -136,6 +143,7 @@ def run_summary(
     importance: list[dict[str, Any]],
     exported: ExportOutcome | None,
     registered: Registered,
+    gate: GateReport,
     times: PhaseTimes,
     duration_s: float,
     budget: BudgetReport,
@@ -170,8 +178,9 @@ def run_summary(
             refit_s=round(times.refit_s, 3),
             importance_s=round(times.importance_s, 3),
             export_s=round(times.export_s, 3),
+            gate_s=round(times.gate_s, 3),
         ),
-        model=ModelVersion(recipe.name, registered.version, registered.alias),
+        model=ModelVersion(recipe.name, registered.version, registered.alias, registered.rollout, registered.reason),
         data=DataReport(
             rows=len(table),
             skipped=len(table.skipped),
@@ -185,4 +194,5 @@ def run_summary(
         backbones=BackboneReport(prepared.backbones, prepared.skipped_backbones, prepared.embedding),
         run_id=run_id,
         run_dir=str(run_dir),
+        gate=gate.to_json(),
     )

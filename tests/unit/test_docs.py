@@ -46,6 +46,11 @@ def _schema_keys(cls: type, prefix: str = "") -> tuple[list[str], set[type]]:
             sub_keys, sub_reached = _schema_keys(tp, f"{prefix}{f.name}.")
             keys += sub_keys
             reached |= sub_reached
+        item = typing.get_args(tp)[0] if typing.get_origin(tp) is list and typing.get_args(tp) else None
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
+            sub_keys, sub_reached = _schema_keys(item, f"{prefix}{f.name}[].")
+            keys += sub_keys
+            reached |= sub_reached
     return keys, reached
 
 

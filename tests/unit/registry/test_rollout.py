@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 import random
@@ -11,6 +12,7 @@ from automl.errors import UserError
 from automl.registry import promote as promotion
 from automl.registry.rollout import Change, RolloutState, key_point, route
 from automl.registry.store import ModelStore
+from tests.helpers import gate_by_score
 
 METRICS: dict = {}
 register_metrics(register=lambda spec: METRICS.__setitem__(spec.name, spec))
@@ -19,7 +21,7 @@ register_metrics(register=lambda spec: METRICS.__setitem__(spec.name, spec))
 def run(store: ModelStore, score: float) -> tuple[int, str]:
     """What `automl run` does to the registry: register a version, then the promotion gate."""
     version = store.register("m", {"weights": score}, {"metric": "roc_auc", "score": score, "classes": ["a", "b"]})
-    return version, promotion.promote_if_better(store, "m", version, score, METRICS["roc_auc"])
+    return version, gate_by_score(store, "m", version, score, METRICS["roc_auc"])[0]
 
 
 def production_history(state: RolloutState) -> list[tuple[int, str]]:
@@ -58,7 +60,7 @@ def test_bad_moves_are_user_errors_that_say_what_to_do() -> None:
     for percent in (0, 100, -5, 150):
         with pytest.raises(UserError, match=f"canary={percent}: .* from 1 to 99; .*promote model=m:2 without canary="):
             state.with_canary(2, percent)
-    with pytest.raises(UserError, match="no canary or shadow is running"):
+    with pytest.raises(UserError, match="no canary, shadow or rollout is running"):
         state.aborted()
     with pytest.raises(UserError, match="nothing to roll back to"):
         state.rolled_back()
@@ -112,7 +114,8 @@ def test_runs_end_a_canary() -> None:
 
 def test_aborting_keeps_the_idle_candidate() -> None:
     shadow = RolloutState("m").after_run(1, promoted=True).with_shadow(2)
-    assert shadow.aborted() == RolloutState("m", 1, 2, history=shadow.history)
+    assert dataclasses.replace(shadow.aborted(), events=()) == RolloutState("m", 1, 2, history=shadow.history)
+    assert shadow.aborted().events[-1].action == "abort"
     assert shadow.aborted().without(2).candidate is None
     assert shadow.without(2) == shadow  # a shadow is never deleted from under the server
 
@@ -282,3 +285,41 @@ def test_requests_without_a_key_are_drawn_at_the_share(rng: random.Random) -> No
 def test_history_entries_say_how() -> None:
     with pytest.raises(ValueError, match="how='magic'"):
         Change(1, None, "magic")
+
+
+# --- automatic rollouts ----------------------------------------------------------------------
+
+
+def test_a_rollout_walks_its_steps_to_production_with_an_audit_trail() -> None:
+    state = RolloutState("m").after_run(1, promoted=True).with_rollout(2, ("shadow", 5, 50, 100), why="gate passed")
+    assert (state.production, state.shadow, state.plan.step) == (1, 2, 0)
+    state = state.stepped("analysis passed")
+    assert (state.canary, state.percent, state.plan.step, state.plan.current) == (2, 5, 1, 5)
+    state = state.stepped("analysis passed").stepped("analysis passed")
+    assert (state.production, state.candidate, state.plan) == (2, None, None)
+    assert production_history(state) == [(1, "run"), (2, "rollout")]
+    actions = [(e.version, e.action) for e in state.events]
+    assert actions == [(1, "promote"), (2, "rollout"), (2, "step"), (2, "step"), (2, "rollout")]
+    assert "step 3 of 4: 50%" in state.events[3].why
+    assert RolloutState.from_json("m", json.loads(json.dumps(state.to_json()))) == state
+
+
+def test_a_failed_analysis_at_the_limit_rolls_back_and_keeps_the_candidate() -> None:
+    state = RolloutState("m").after_run(1, promoted=True).with_rollout(2, (10, 100))
+    once = state.analysis_failed("agreement: 40%", failure_limit=2)
+    assert (once.canary, once.plan.failures, once.events[-1].action) == (2, 1, "analysis")
+    twice = once.analysis_failed("agreement: 35%", failure_limit=2)
+    assert (twice.production, twice.candidate, twice.mode, twice.plan) == (1, 2, "idle", None)
+    assert twice.events[-1].action == "rollback" and "agreement: 35%" in twice.events[-1].why
+    assert RolloutState.from_json("m", json.loads(json.dumps(once.to_json()))) == once
+
+
+def test_a_losing_run_leaves_a_rollout_going_and_no_production_means_at_once() -> None:
+    rolling = RolloutState("m").after_run(1, promoted=True).with_rollout(2, ("shadow", 100))
+    lost = rolling.after_run(3, promoted=False, why="worse")
+    assert (lost.candidate, lost.shadow, lost.plan) == (2, 2, rolling.plan)
+    assert "rollout of version 2 goes on" in lost.events[-1].why
+    first = RolloutState("m").with_rollout(1, ("shadow", 100))
+    assert (first.production, first.plan) == (1, None)
+    with pytest.raises(UserError, match="no rollout is running"):
+        first.stepped("by hand")
