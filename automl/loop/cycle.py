@@ -4,19 +4,23 @@ A pass: monitor production's recent invokes for drift, send a batch of them to t
 and retrain when a trigger of the recipe's ``loop.retrain_on`` holds: new reviewed labels
 (``annotations``, at least ``loop.min_annotations`` since the last run), changed data (``data``:
 the examples, reviewed labels included, hash differently from the last run's), drift (``drift``),
-or ``always``. The run itself tests, gates and starts the rollout (``automl.train``). Exit codes:
+or ``always``. The run (``automl run`` of the resolved recipe, in a process of its own) tests,
+gates and starts the rollout. Exit codes:
 0 done (promoted, or nothing to do), 3 retrained but not promoted, 4 drift without a retrain.
 
 ``watch=true`` repeats the cheap checks (new reviewed labels; the data folder's names, sizes and
 times) every ``loop.interval_s`` and monitors and samples every ``loop.monitor_interval_s``; a
-SIGTERM or Ctrl-C stops it between steps. A step that crashes leaves the registry as the last
-completed write left it (every registry write is one atomic replace under the model's lock).
+SIGTERM or Ctrl-C stops it between steps (a run in progress ends first). A step that crashes
+leaves the registry as the last completed write left it (every registry write is one atomic
+replace under the model's lock).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from automl.config.schema import Recipe
+from automl.durable import write_text
 from automl.errors import AutomlError, UserError
 from automl.paths import workspace_dir
 from automl.registry.store import ModelStore
@@ -154,9 +159,21 @@ class Loop:
         return held
 
     def retrain(self, report: PassReport) -> None:
-        from automl.train.runner import run_recipe
+        """``automl run`` of the resolved recipe in a process of its own: Ray, the memory a run
+        takes and the signal handlers it installs go with it, and a SIGTERM to the loop waits
+        for the run to end instead of killing it."""
+        from automl.config.compose import recipe_to_yaml
 
-        summary = run_recipe(self.recipe, progress_stream=self.log).to_json()
+        folder = self.workspace / "loop"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.yaml"
+        write_text(path, recipe_to_yaml(self.recipe))
+        command = [sys.executable, "-m", "automl", "run", f"recipe={path}", "--json"]
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=self.log, text=True, check=False)
+        if done.returncode not in (DONE, NOT_PROMOTED):
+            error = UserError if done.returncode == 2 else AutomlError
+            raise error(f"the retrain of {self.name} failed (exit {done.returncode}); its error is above")
+        summary = json.loads(done.stdout)
         report.run = {"model": summary["model"], "gate": summary["gate"], "run_dir": summary["run_dir"]}
         promoted = summary["model"]["alias"] == "production" or summary["model"]["rollout"]
         report.exit_code = DONE if promoted else NOT_PROMOTED
