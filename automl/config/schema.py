@@ -139,14 +139,13 @@ class SearchConfig:
 @dataclass
 class GateConfig:
     margin: float = _help(
-        "How much better (in the metric's units) the candidate must be than production on the same "
-        "examples to replace it; 0: any improvement the bootstrap is confident of.",
-        default=0.0,
+        "The smallest difference in the metric that counts. On the same data a new configuration must beat "
+        "production by more than this; on changed data (new examples, reviewed labels) the new version must "
+        "not be worse than production by more than this. Both on the same examples, by a paired bootstrap.",
+        default=0.01,
     )
     confidence: float = _help(
-        "Share of paired bootstrap resamples in which the candidate must beat production by more than "
-        "the margin (0.5..0.999).",
-        default=0.9,
+        "Share of paired bootstrap resamples in which the rule above must hold (0.5..0.999).", default=0.9
     )
     bootstrap: int = _help("Paired bootstrap resamples over the examples.", default=1000)
 
@@ -223,8 +222,10 @@ class RolloutConfig:
     max_class_shift: float = _help(
         "Largest total variation distance between the two predicted-class distributions.", default=0.2
     )
-    max_confidence_shift: float = _help(
-        "Largest Kolmogorov-Smirnov distance between the two confidence distributions.", default=0.5
+    max_confidence_drop: float = _help(
+        "Largest drop of the candidate's median confidence below production's (a model that lost its signal "
+        "answers with its priors); the confidence distributions' Kolmogorov-Smirnov distance is shown beside it.",
+        default=0.2,
     )
     max_error_rate: float = _help(
         "Largest share of the candidate's requests that fail (4xx other than 401/404, 5xx, timeouts).", default=0.01

@@ -199,7 +199,7 @@ def check_rollout(ro: RolloutConfig) -> None:
     _at_least("deploy.rollout", "min_requests", ro.min_requests, 1)
     _at_least("deploy.rollout", "failure_limit", ro.failure_limit, 1)
     _at_least("deploy.rollout", "min_reviewed", ro.min_reviewed, 1)
-    for key in ("min_agreement", "max_class_shift", "max_confidence_shift", "max_error_rate", "max_accuracy_drop"):
+    for key in ("min_agreement", "max_class_shift", "max_confidence_drop", "max_error_rate", "max_accuracy_drop"):
         _share("deploy.rollout", key, getattr(ro, key))
     _at_least("deploy.rollout", "max_latency_ratio", ro.max_latency_ratio, 1, "a number")
     _at_least("deploy.rollout", "latency_slack_ms", ro.latency_slack_ms, 0, "a number")

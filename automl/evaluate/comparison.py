@@ -1,10 +1,15 @@
 """A paired comparison of two models' out-of-fold predictions on the same examples.
 
-The gate asks "is the candidate better than production by more than the recipe's margin, beyond
-run-to-run noise?". Both models' predictions are for the same examples from the same folds, so
-the question is answered by a paired bootstrap over examples: each resample draws the examples
-with replacement and scores both models on that draw; the share of resamples in which the
-candidate wins by more than the margin is the confidence the gate needs.
+Both models' predictions are for the same examples from the same folds, so the gate's question
+is answered by a paired bootstrap over examples: each resample draws the examples with
+replacement and scores both models on that draw. Two questions, by what changed:
+
+- ``superiority`` (nothing changed but the configuration): is the candidate better by more than
+  the margin in at least ``confidence`` of the resamples? Run-to-run noise then never flips
+  production between two equally good configurations.
+- ``non_inferiority`` (the data changed: new examples, reviewed labels): is the candidate not
+  worse than production by more than the margin in at least ``confidence`` of the resamples?
+  A model that knows the new labels replaces one that does not, unless it is worse.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import numpy as np
 
 from automl.evaluate.scoring import score
 from automl.plugins.components import MetricSpec
+
+SUPERIORITY = "superiority"
+NON_INFERIORITY = "non_inferiority"
 
 
 @dataclass(frozen=True)
@@ -35,17 +43,28 @@ class PairedComparison:
     improvement: float  # how much better the candidate is (positive: better, whatever the metric's direction)
     low: float  # the improvement's lower bound at ``confidence``
     share_better: float  # share of resamples in which the improvement exceeds the margin
+    share_not_worse: float  # share of resamples in which the improvement exceeds minus the margin
     margin: float
     confidence: float
     resamples: int
+    rule: str = SUPERIORITY
 
     @property
-    def better(self) -> bool:
-        """The candidate beats production by more than the margin in at least ``confidence`` of the resamples."""
-        return self.share_better >= self.confidence
+    def passed(self) -> bool:
+        """The rule holds in at least ``confidence`` of the resamples."""
+        share = self.share_better if self.rule == SUPERIORITY else self.share_not_worse
+        return share >= self.confidence
+
+    def said(self) -> str:
+        """The comparison in one line (for the gate's reason)."""
+        if self.rule == SUPERIORITY:
+            what, share = f"better by more than {self.margin:g}", self.share_better
+        else:
+            what, share = f"no worse than {self.margin:g} below", self.share_not_worse
+        return f"{what} in {share:.0%} of {self.resamples} paired resamples (needs {self.confidence:.0%})"
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "better": self.better}
+        return {**asdict(self), "passed": self.passed}
 
 
 def _gain(metric: MetricSpec, a: float, b: float) -> float:
@@ -61,6 +80,7 @@ def paired_bootstrap(
     confidence: float,
     resamples: int,
     seed: int,
+    rule: str = SUPERIORITY,
 ) -> PairedComparison:
     """Compare ``candidate`` with ``production`` on the examples ``y`` (same rows, same order)."""
     n = len(y)
@@ -89,7 +109,9 @@ def paired_bootstrap(
         improvement=_gain(metric, cand, prod),
         low=float(np.quantile(draws, 1 - confidence)),
         share_better=float(np.mean(draws > margin)),
+        share_not_worse=float(np.mean(draws > -margin)),
         margin=margin,
         confidence=confidence,
         resamples=len(draws),
+        rule=rule,
     )

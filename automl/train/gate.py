@@ -6,8 +6,11 @@ about the models. So production's *configuration* (its trainer, backbone and hyp
 its ensemble's members and weights) is cross-validated on this run's folds: a search or retrain
 that already evaluated it lends its out-of-fold predictions, and otherwise the few fits run here
 on the cached embeddings. The two sets of out-of-fold predictions are then compared by a paired
-bootstrap over the examples (``automl.evaluate.comparison``) with the recipe's margin. The winner
-must also pass the recipe's model tests. The verdict says what was compared, on what, and why.
+bootstrap over the examples (``automl.evaluate.comparison``) with the recipe's margin: when the
+data changed since production was trained (new examples, reviewed labels), the winner must not be
+worse than production by more than the margin; on the same data it must be better by more than
+the margin. The winner must also pass the recipe's model tests. The verdict says what was
+compared, on what, and why.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 
 from automl.config.schema import Recipe
 from automl.config.validate import typed_options
-from automl.evaluate.comparison import PairedComparison, Scored, paired_bootstrap
+from automl.evaluate.comparison import NON_INFERIORITY, SUPERIORITY, PairedComparison, Scored, paired_bootstrap
 from automl.evaluate.cv import cross_validate
 from automl.evaluate.leaderboard import LeaderboardEntry, Member
 from automl.evaluate.scoring import tune_threshold
@@ -90,11 +93,13 @@ def _key(trainer: str, backbone: str | None, params: Any) -> str:
 
 
 def _same(a: list[Member], b: list[Member]) -> bool:
-    def norm(members: list[Member]) -> list[tuple[str, float]]:
-        total = sum(m.weight for m in members) or 1.0
-        return sorted((_key(m.trainer, m.backbone, m.params), round(m.weight / total, 6)) for m in members)
+    """The same member configurations. An ensemble's weights are not compared: like a model's
+    parameters they are fitted (to the out-of-fold predictions), not chosen."""
 
-    return norm(a) == norm(b)
+    def configurations(members: list[Member]) -> set[str]:
+        return {_key(m.trainer, m.backbone, m.params) for m in members}
+
+    return configurations(a) == configurations(b)
 
 
 class NotComparable(Exception):
@@ -175,6 +180,7 @@ def judge(
     assert isinstance(proba, np.ndarray)
     threshold = tune_threshold(metric, y, proba) if recipe.eval.tune_threshold else None
     g = recipe.eval.gate
+    rule = NON_INFERIORITY if meta.lineage.get("data_hash") != data_hash else SUPERIORITY
     comparison = paired_bootstrap(
         metric,
         y,
@@ -184,12 +190,12 @@ def judge(
         g.confidence,
         g.bootstrap,
         recipe.seed,
+        rule,
     )
+    data = "changed data" if rule == NON_INFERIORITY else "the same data"
     said = (
         f"{metric.name} {comparison.candidate:.4f} vs production (version {production}) "
-        f"{comparison.production:.4f} on the same {comparison.examples} examples; better by more than "
-        f"{g.margin:g} in {comparison.share_better:.0%} of {comparison.resamples} paired resamples "
-        f"(needs {g.confidence:.0%})"
+        f"{comparison.production:.4f} on the same {comparison.examples} examples ({data}); {comparison.said()}"
     )
     reused = sum(1 for _, lent in parts if lent)
-    return GateReport(Verdict(comparison.better, production, said), production, False, comparison, reused, tests)
+    return GateReport(Verdict(comparison.passed, production, said), production, False, comparison, reused, tests)
