@@ -43,6 +43,16 @@ def predict_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
     return full
 
 
+def one_blas_thread() -> Any:
+    """A context in which BLAS (OpenBLAS, MKL) runs one thread: in the driver's fits of small
+    models (a retrain's configurations, the gate's), BLAS threads cost more than they give
+    (a logistic regression on 6,000 rows measured 4x slower with two threads here, 26x when two
+    runs share the machine). Trainers' own threads (LightGBM's OpenMP, torch's) are left alone."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def cross_validate(
     trainer: TrainerSpec, config: Any, X: Any, ctx: TrainContext, y: np.ndarray, folds: np.ndarray
 ) -> Iterator[tuple[int, np.ndarray]]:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from automl.config.validate import typed_options
-from automl.evaluate.cv import TrialData, cross_validate
+from automl.evaluate.cv import TrialData, cross_validate, one_blas_thread
 from automl.evaluate.scoring import score
 from automl.evaluate.trials import TrialConfig, TrialRecord
 from automl.features.views import view_key
@@ -56,7 +56,8 @@ def evaluate_in_driver(
     records = []
     n_folds = int(data.folds.max()) + 1
     for config in configs:
-        record = _evaluate(plugins, data, config, metric)
+        with one_blas_thread():
+            record = _evaluate(plugins, data, config, metric)
         records.append(record)
         if progress:
             result = None

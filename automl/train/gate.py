@@ -26,7 +26,7 @@ import numpy as np
 from automl.config.schema import Recipe
 from automl.config.validate import typed_options
 from automl.evaluate.comparison import NON_INFERIORITY, SUPERIORITY, PairedComparison, Scored, paired_bootstrap
-from automl.evaluate.cv import cross_validate
+from automl.evaluate.cv import cross_validate, one_blas_thread
 from automl.evaluate.leaderboard import LeaderboardEntry, Member
 from automl.evaluate.scoring import tune_threshold
 from automl.evaluate.trials import TrialRecord
@@ -121,7 +121,8 @@ def _member_oof(
         raise NotComparable(f"this run did not prepare its inputs ({view})")
     config = typed_options(trainer.config_cls, member.params, f"production's {member.trainer}")
     ctx = dataclasses.replace(prepared.contexts[view], n_jobs=os.cpu_count() or 1)
-    *_, (_, oof) = cross_validate(trainer, config, prepared.views[view], ctx, y, folds)  # the last has every fold
+    with one_blas_thread():
+        *_, (_, oof) = cross_validate(trainer, config, prepared.views[view], ctx, y, folds)  # the last: every fold
     return oof, False
 
 

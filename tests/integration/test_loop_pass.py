@@ -171,4 +171,5 @@ def test_a_ci_pass_and_a_watcher_take_reviewed_labels_to_production(tmp_path: Pa
     actions = [line.split()[2] for line in history]
     assert actions == ["promote", "rollout", "step", "rollout", "promote"], history
     assert "step 3 of 3" not in "\n".join(history)  # 100 is the end: production, not a step
-    assert "annotations" not in history[0] and "refit on this run's data" in history[1]
+    assert "no production version yet" in history[0]
+    assert "(changed data)" in history[1] or "refit on this run's data" in history[1]  # reviews changed the data
