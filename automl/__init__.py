@@ -36,8 +36,10 @@ def run(recipe: str, **overrides: Any) -> dict[str, Any]:
     return run_recipe(load_recipe(recipe, [_override(k, v) for k, v in overrides.items()])).to_json()
 
 
-def load(ref: str, workspace: str | None = None) -> Predictor:
-    """A predictor for a registered model: ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``."""
+def load(ref: str, workspace: str | None = None, runtime: str = "auto") -> Predictor:
+    """A predictor for a registered model: ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``. It answers
+    with the version's exported copy (ONNX Runtime) when its export passed its check, unless
+    ``runtime="native"``; ``Predictor.runtime`` says which."""
     from automl.model.predictor import load as _load
 
-    return _load(ref, workspace)
+    return _load(ref, workspace, runtime)

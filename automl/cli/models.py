@@ -8,6 +8,7 @@ from typing import Any
 
 from automl.cli.args import Args, emit
 from automl.errors import UserError
+from automl.model.exported import planned_runtime
 from automl.paths import workspace_dir
 from automl.registry.refs import ModelRef
 from automl.registry.store import ModelStore
@@ -35,6 +36,7 @@ def list_versions(workspace: str | None, only: str | None = None) -> list[dict[s
                     "created": meta.created,
                     "route": rollout.route_of(version),  # production, canary, shadow or None
                     "traffic": rollout.traffic(version),  # percent of requests it answers
+                    "runtime": planned_runtime(meta).runtime,  # what answers: onnx (its export) or native
                 }
             )
     return rows
@@ -45,7 +47,7 @@ def render_versions(rows: list[dict[str, Any]]) -> str:
         return "no models yet: `automl run recipe=NAME` registers one"
     header = (
         f"{'MODEL':<20} {'VERSION':>7}  {'ALIASES':<22} {'METRIC':<18} {'SCORE':>8}  {'BEST':<24} "
-        f"{'CREATED':<24}  TRAFFIC"
+        f"{'CREATED':<24}  {'RUNTIME':<8} TRAFFIC"
     )
     lines = [header]
     for r in rows:
@@ -53,7 +55,7 @@ def render_versions(rows: list[dict[str, Any]]) -> str:
         traffic = "shadow" if r["route"] == "shadow" else f"{r['traffic']}%" if r["route"] else "-"
         lines.append(
             f"{r['name']:<20} {r['version']:>7}  {','.join(r['aliases']) or '-':<22} {r['metric'] or '-':<18} "
-            f"{score:>8}  {r['best'] or '-':<24} {r['created'] or '-':<24}  {traffic}"
+            f"{score:>8}  {r['best'] or '-':<24} {r['created'] or '-':<24}  {r['runtime']:<8} {traffic}"
         )
     return "\n".join(lines)
 

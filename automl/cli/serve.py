@@ -11,7 +11,19 @@ from automl.serve.config import DEFAULT_BACKEND, ServeConfig, check_served
 DAY_S = 86_400.0
 
 
-OPTIONS = ("host", "port", "workers", "max_inflight", "timeout_s", "grace_s", "max_inputs", "max_body_bytes", "backend")
+OPTIONS = (
+    "host",
+    "port",
+    "workers",
+    "max_inflight",
+    "timeout_s",
+    "grace_s",
+    "max_inputs",
+    "max_body_bytes",
+    "backend",
+    "runtime",
+)
+RUNTIMES = ("auto", "native")
 
 
 def serve_config(args: Args, workspace: Path) -> ServeConfig:
@@ -22,6 +34,9 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
     for key in OPTIONS:
         args.get(key)
     args.finish("serve")
+    runtime = args.get("runtime") or "auto"
+    if runtime not in RUNTIMES:
+        raise UserError(f"runtime={runtime}: use auto (a version's exported copy where its export passed) or native.")
     if bool(model) == bool(models_text):
         raise UserError("automl serve: give model=NAME or models=[a,b] (one of them).")
     names = check_served(workspace, [model] if model else args.names("models") or [])
@@ -49,6 +64,7 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
         max_inputs=whole("max_inputs", 256, 1, 100_000),
         max_body_bytes=whole("max_body_bytes", 1024 * 1024, 1024, 2**31),
         backend=args.get("backend") or DEFAULT_BACKEND,
+        runtime=runtime,
     )
 
 

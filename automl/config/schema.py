@@ -246,8 +246,10 @@ class DeployConfig:
     backend: Optional[str] = _help("Registered serving backend; null: none.", default=None)
     export: Optional[str] = _help(
         "Registered exporter (e.g. onnx): the refit model is also exported, checked against the native one "
-        "and saved with the version; null: keep the native model only.",
-        default=None,
+        "and saved with the version; `automl.load` and `automl serve` then answer with the copy. auto: tables "
+        "with onnx when it is installed (images and texts only when named: their copy gives no embedding to "
+        "log yet); null: keep the native model only.",
+        default="auto",
     )
     export_options: Dict[str, Any] = _help(
         "Options of the exporter, validated against its own config (see `automl plugins`).", default_factory=dict

@@ -1,4 +1,8 @@
-"""In-process predictions from a saved bundle: ``automl.load("income")``."""
+"""In-process predictions from a saved bundle: ``automl.load("income")``.
+
+A version whose export passed its check answers in the exporter's runtime (ONNX Runtime), which
+is several times faster for one row; ``runtime="native"`` keeps the native model (for debugging),
+and ``Predictor.runtime`` says which one answers (``automl.model.exported``)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from automl.errors import UserError
+from automl.model.exported import NATIVE, ExportedModel, RuntimeChoice, exported_copy
 from automl.paths import workspace_dir
 from automl.registry.meta import BundleMeta
 from automl.registry.refs import ModelRef
@@ -17,15 +22,21 @@ from automl.registry.store import ModelStore
 class Predictor:
     """A registered model version, ready to predict over a DataFrame (or a list of row dicts)."""
 
-    def __init__(self, model: Any, meta: BundleMeta) -> None:
+    def __init__(self, model: Any, meta: BundleMeta, choice: RuntimeChoice | None = None) -> None:
         self.model = model
         self.meta = meta
         self.name = meta.name
         self.version = meta.version
         self.classes = list(meta.classes)
+        self.choice = choice or RuntimeChoice(NATIVE, "native requested")
+
+    @property
+    def runtime(self) -> str:
+        """What answers: the exporter's name (e.g. ``onnx``) or ``native``."""
+        return self.choice.runtime
 
     def __repr__(self) -> str:
-        return f"Predictor({self.name}:{self.version}, classes={self.classes})"
+        return f"Predictor({self.name}:{self.version}, classes={self.classes}, runtime={self.runtime})"
 
     @property
     def task(self) -> str:
@@ -39,7 +50,8 @@ class Predictor:
             if isinstance(X, pd.DataFrame):
                 return X
             if isinstance(X, list) and all(isinstance(row, dict) for row in X):
-                return pd.DataFrame(X)
+                # An exported copy takes the rows as they are (a served request's): no DataFrame.
+                return X if isinstance(self.model, ExportedModel) else pd.DataFrame(X)
             raise UserError(f"{self.name} is a tabular model: predict over a DataFrame or a list of row dicts.")
         text = self.task == "text_classification"
         what = "texts" if text else "image paths (or PIL images)"
@@ -80,8 +92,23 @@ class Predictor:
         return np.asarray(self.classes, dtype=object)[self.decide(proba)]
 
 
-def load(ref: str = "", workspace: str | Path | None = None) -> Predictor:
-    """Load ``NAME`` (production), ``NAME:VERSION`` or ``NAME@ALIAS`` from the workspace."""
+RUNTIMES = ("auto", NATIVE)
+
+
+def load(
+    ref: str = "", workspace: str | Path | None = None, runtime: str = "auto", threads: int | None = None
+) -> Predictor:
+    """Load ``NAME`` (production), ``NAME:VERSION`` or ``NAME@ALIAS`` from the workspace.
+
+    ``runtime="auto"`` answers with the version's exported copy when its export passed its check
+    (and the native model otherwise); ``"native"`` always with the native model. ``threads``: the
+    exported runtime's threads per call (None: its default)."""
+    if runtime not in RUNTIMES:
+        raise UserError(f"runtime={runtime}: use auto (the exported copy where there is one) or native.")
     store = ModelStore(workspace_dir(workspace))
     name, version = store.resolve(ModelRef.parse(ref))
-    return Predictor(store.load_model(name, version), store.meta(name, version))
+    meta, native = store.meta(name, version), store.load_model(name, version)
+    if runtime == NATIVE:
+        return Predictor(native, meta)
+    copy, choice = exported_copy(meta, store.version_dir(name, version) / "export", threads)
+    return Predictor(native if copy is None else ExportedModel(native, copy), meta, choice)

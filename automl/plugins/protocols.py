@@ -22,6 +22,13 @@ class Exporter(Protocol):
 
     def export(self, model: Any, inputs: Any, folder: Path, **options: Any) -> Any: ...
 
+    def load(self, folder: Path, threads: int | None = None) -> Any:
+        """The exported copy in ``folder``, ready to answer: an object with ``predict_proba(inputs)``
+        over the inputs ``FittedModel.predict_proba`` takes (a DataFrame or a list of row dicts for
+        tables), giving ``(N, K)`` probabilities. ``threads``: the runtime's threads per call
+        (serving wants 1 per worker). An exporter without ``load`` is never served."""
+        ...
+
 
 class Sampler(Protocol):
     """Ranks logged invokes by how much a human look at them is worth.

@@ -32,6 +32,7 @@ class Prediction:
     model: str
     version: int
     invoke_id: str
+    runtime: str = "native"  # what answered: the version's exported copy (onnx) or the native model
 
 
 class ServerError(Exception):
@@ -90,8 +91,9 @@ class Client:
         else:
             body, ctype = json.dumps({"inputs": [_jsonable(x) for x in inputs]}).encode(), "application/json"
         answer = self._call("POST", path, body, {**headers, "Content-Type": ctype})
+        runtime = str(answer.get("runtime", "native"))
         return [
-            Prediction(p["label"], dict(p["scores"]), p["model"], int(p["version"]), p["invoke_id"])
+            Prediction(p["label"], dict(p["scores"]), p["model"], int(p["version"]), p["invoke_id"], runtime)
             for p in answer["predictions"]
         ]
 

@@ -30,6 +30,7 @@ class ServeConfig:
     grace_s: float = 60.0
     log_invokes: bool = True  # False only to measure what logging costs (bench/bench_serve.py)
     rollouts: bool = True  # walk automatic rollouts (deploy.rollout) through their steps
+    runtime: str = "auto"  # auto: a version's exported copy where its export passed; native: never
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -201,7 +201,13 @@ class RequestPipeline:
                 }
                 for r in records
             ]
-            return {"model": name, "version": chosen.version, "route": chosen.route, "predictions": predictions}
+            return {
+                "model": name,
+                "version": chosen.version,
+                "route": chosen.route,
+                "runtime": result.get("runtime", "native"),
+                "predictions": predictions,
+            }
         except RequestError as err:
             status = err.status
             raise

@@ -17,6 +17,7 @@ class Output:
     scores: list[dict[str, float]]
     content_ids: list[str]
     embeddings: list[list[float]] | None = None  # where the model sees a backbone's embedding
+    runtime: str = "native"  # what answered: the exporter's name (onnx) or native
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -24,15 +25,17 @@ class Output:
             "scores": self.scores,
             "content_ids": self.content_ids,
             "embeddings": self.embeddings,
+            "runtime": self.runtime,
         }
 
 
 class ModelCache:
     """Loaded versions by (name, version), least recently used dropped beyond ``size``."""
 
-    def __init__(self, workspace: str | Path, size: int = 8) -> None:
+    def __init__(self, workspace: str | Path, size: int = 8, runtime: str = "auto") -> None:
         self.workspace = str(workspace)
         self.size = size
+        self.runtime = runtime
         self._cache: OrderedDict[tuple[str, int], Any] = OrderedDict()
 
     def get(self, name: str, version: int) -> Any:
@@ -43,7 +46,8 @@ class ModelCache:
             return self._cache[key]
         from automl.model.predictor import load
 
-        predictor = load(f"{name}:{version}", workspace=self.workspace)
+        # One runtime thread per call: a server answers many requests at once, each on one core.
+        predictor = load(f"{name}:{version}", workspace=self.workspace, runtime=self.runtime, threads=1)
         self._cache[key] = predictor
         while len(self._cache) > self.size:
             self._cache.popitem(last=False)
@@ -81,4 +85,5 @@ def predict(predictor: Any, inputs: list[Any]) -> Output:
         scores=[{c: float(v) for c, v in zip(classes, row, strict=True)} for row in proba],
         content_ids=ids,
         embeddings=None if vectors is None else vectors.tolist(),
+        runtime=predictor.runtime,
     )

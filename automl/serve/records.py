@@ -33,6 +33,7 @@ def make_records(
             embedding=embeddings[i],
             key_id=key_id,
             invoke_id=ids[i],
+            runtime=output.get("runtime"),
         )
         for i, x in enumerate(inputs)
     ]

@@ -43,7 +43,14 @@ def test_a_run_writes_summary_oof_folds_and_a_registered_version(tmp_path: Path,
     assert saved["metric"] == "f1_macro" and saved["score"] > 0.9 and saved["mode"] == "search"
     assert saved["trials"] == 4 and saved["failed_trials"] == 0
     assert set(saved["best"]) == {"trainer", "backbone", "params"} and saved["best"]["backbone"] is None
-    assert saved["model"] == {"name": "penguins", "version": 1, "alias": "production"}
+    assert saved["model"] == {
+        "name": "penguins",
+        "version": 1,
+        "alias": "production",
+        "rollout": False,
+        "reason": "no production version yet; every model test passed",
+    }
+    assert saved["gate"]["promote"] and saved["gate"]["production"] is None
     assert saved["data"]["rows"] == 344 and len(saved["data"]["content_hash"]) == 32
     oof = pd.read_parquet(run_dir / "oof.parquet")
     assert list(oof.columns) == [

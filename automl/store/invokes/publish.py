@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from automl import durable
-from automl.store.invokes.record import SCHEMA
+from automl.store.invokes.record import SCHEMA, with_added_columns
 
 _NAME = re.compile(r"^part-(\d{16})-(\d{16})\.parquet$")
 TEMP_PREFIX = durable.TEMP_PREFIX
@@ -82,7 +82,7 @@ def _write_atomically(final: Path, table: pa.Table) -> None:
 
 
 def read_part(part: Part) -> pa.Table:
-    return pq.read_table(part.path).cast(SCHEMA)
+    return with_added_columns(pq.read_table(part.path)).cast(SCHEMA)
 
 
 def clean(folder: Path) -> None:

@@ -31,8 +31,19 @@ SCHEMA = pa.schema(
         ("scores", pa.string()),  # {"class": probability, ...} as JSON text
         ("latency_ms", pa.float64()),
         ("key_id", pa.string()),  # the caller's API key id, never the key
+        ("runtime", pa.string()),  # what answered: the version's exported copy (onnx) or native
     ]
 )
+ADDED = ("runtime",)  # columns added after the first schema: null in older stores and parts
+
+
+def with_added_columns(table: pa.Table) -> pa.Table:
+    """A part written before ``ADDED`` columns existed, with them (null), in the schema's order."""
+    for name in ADDED:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(len(table), SCHEMA.field(name).type))
+    return table.select(SCHEMA.names)
+
 
 _DUCKDB_TYPES = {
     pa.int64(): "BIGINT",
@@ -74,6 +85,7 @@ class InvokeRecord:
     embedding: Sequence[float] | None = None
     key_id: str | None = None
     invoke_id: str = field(default_factory=new_invoke_id)
+    runtime: str | None = None
     ts: datetime = field(default_factory=utcnow)
 
 
@@ -105,6 +117,7 @@ def to_row(record: InvokeRecord, seq: int, put_blob: Callable[[bytes], str]) -> 
         "scores": None if record.scores is None else _json(dict(record.scores)),
         "latency_ms": float(record.latency_ms),
         "key_id": None if record.key_id is None else str(record.key_id),
+        "runtime": None if record.runtime is None else str(record.runtime),
     }
 
 

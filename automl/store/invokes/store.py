@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from automl.errors import UserError
-from automl.store.invokes.record import DDL, SCHEMA
+from automl.store.invokes.record import ADDED, DDL, SCHEMA
 
 
 class StoreMovedAside(UserWarning):
@@ -46,6 +46,10 @@ def _open(path: Path) -> tuple[duckdb.DuckDBPyConnection, int]:
     try:
         con.execute(DDL)
         columns = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE invokes)").fetchall()]
+        if columns == [n for n in SCHEMA.names if n not in ADDED]:  # a store written before them
+            for name in ADDED:
+                con.execute(f"ALTER TABLE invokes ADD COLUMN {name} VARCHAR")
+            columns = SCHEMA.names
         if columns != SCHEMA.names:
             raise duckdb.InvalidInputException(f"table invokes has columns {columns}, expected {SCHEMA.names}")
         max_seq = con.execute("SELECT coalesce(max(seq), 0) FROM invokes").fetchall()[0][0]

@@ -31,6 +31,7 @@ class PredictResponse(BaseModel):
     model: str
     version: int
     route: str  # production, canary or pinned (a /versions/{version} request)
+    runtime: str = "native"  # what answered: the version's exported copy (onnx) or the native model
     predictions: list[Prediction]
 
 

@@ -97,6 +97,12 @@ class OnnxExporter:
     def __init__(self, config: OnnxExportConfig | None = None) -> None:
         self.config = config or OnnxExportConfig()
 
+    def load(self, folder: Path, threads: int | None = None) -> Any:
+        """The exported graph in an onnxruntime session (:class:`automl_onnx.runtime.OnnxModel`)."""
+        from automl_onnx.runtime import OnnxModel
+
+        return OnnxModel(folder, threads=threads)
+
     def export(
         self,
         model: Any,

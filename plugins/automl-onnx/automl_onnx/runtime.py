@@ -60,6 +60,8 @@ class OnnxModel:
     def _table_feeds(self, frame: Any) -> dict[str, np.ndarray]:
         import pandas as pd
 
+        if isinstance(frame, list) and all(isinstance(row, dict) for row in frame):
+            return self._row_feeds(frame)
         if not isinstance(frame, pd.DataFrame):
             frame = pd.DataFrame(frame)
         missing = [spec["column"] for spec in self.meta["inputs"] if spec["column"] not in frame.columns]
@@ -73,6 +75,22 @@ class OnnxModel:
             else:
                 text = np.where(column.isna(), spec["missing"], column.astype(str)).astype(object)
                 out[spec["name"]] = text.reshape(-1, 1)
+        return out
+
+    def _row_feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """Feeds straight from row dicts (a served request's rows): no DataFrame built per call,
+        the same coercion as ``_table_feeds`` (a number or NaN; a string, or the missing marker)."""
+        missing = [spec["column"] for spec in self.meta["inputs"] if any(spec["column"] not in r for r in rows)]
+        if missing:
+            raise ValueError(f"input is missing feature column(s): {', '.join(map(str, dict.fromkeys(missing)))}")
+        out = {}
+        for spec in self.meta["inputs"]:
+            values = [row[spec["column"]] for row in rows]
+            if spec["type"] == "double":
+                out[spec["name"]] = np.array([[_number(v)] for v in values], dtype=np.float64)
+            else:
+                marker = spec["missing"]
+                out[spec["name"]] = np.array([[marker if _absent(v) else str(v)] for v in values], dtype=object)
         return out
 
     def _text_feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -141,3 +159,17 @@ class OnnxModel:
 
     def predict(self, inputs: Any) -> list[str]:
         return [self.classes[i] for i in self.predict_index(inputs)]
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _number(value: Any) -> float:
+    """What ``pd.to_numeric(errors="coerce")`` gives for one value: a float, or NaN."""
+    if _absent(value) or isinstance(value, bool):
+        return float("nan") if _absent(value) else float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -46,7 +46,7 @@ def test_a_run_exports_the_winner_with_the_version(local_ray, tmp_path: Path):
     assert report["max_abs_diff"] <= 1e-4 and report["same_label_rate"] == 1.0
     from automl.registry.store import ModelStore
 
-    predictor = automl.load("penguins", workspace=str(tmp_path))
+    predictor = automl.load("penguins", workspace=str(tmp_path), runtime="native")
     export = ModelStore(tmp_path).version_dir("penguins", predictor.version) / "export"
     rows = pd.read_csv(csv).drop(columns=["species"]).sample(50, random_state=0)
     native = predictor.model.predict_proba(rows)

@@ -42,8 +42,18 @@ def test_canary_ramp_shadow_promote_rollback_and_abort(dogs: ModelStore, capsys:
     code, out, _ = cli(capsys, "models", "model=dog_classifier")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["MODEL", "VERSION", "ALIASES", "METRIC", "SCORE", "BEST", "CREATED", "TRAFFIC"]
-    assert [line.split()[-1] for line in lines[1:]] == ["90%", "10%", "-"]
+    assert lines[0].split() == [
+        "MODEL",
+        "VERSION",
+        "ALIASES",
+        "METRIC",
+        "SCORE",
+        "BEST",
+        "CREATED",
+        "RUNTIME",
+        "TRAFFIC",
+    ]
+    assert [line.split()[-2:] for line in lines[1:]] == [["native", "90%"], ["native", "10%"], ["native", "-"]]
 
     code, out, _ = cli(capsys, "models", "promote", "model=dog_classifier:2", "canary=50", "--json")
     assert code == 0

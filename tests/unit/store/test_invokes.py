@@ -275,3 +275,38 @@ def test_seq_never_repeats_after_gc_removed_everything(workspace: Path):
     with InvokeWriter(workspace, **FAST) as w:
         w.log(record(3))
     assert read_invokes(workspace)["seq"].tolist() == [4]
+
+
+def test_parts_written_before_the_runtime_column_read_with_it_null(workspace: Path):
+    """Published parts from before ``runtime`` existed read (and compact) with it null; new invokes
+    keep it."""
+    import pyarrow.parquet as pq
+
+    from automl.store.invokes.publish import part_name
+
+    published = InvokePaths(workspace).published
+    published.mkdir(parents=True, exist_ok=True)
+    pq.write_table(one_row(1).drop_columns(["runtime"]), published / part_name(1, 1))
+    with InvokeWriter(workspace, **FAST) as w:
+        w.log(record(2, runtime="onnx"))
+    frame = read_invokes(workspace)
+    assert frame["seq"].tolist() == [1, 2]
+    assert frame["runtime"].isna()[0] and frame["runtime"][1] == "onnx"
+    assert compact(published, CompactPolicy(fan_in=2, base_bytes=1 << 20)) == 1
+    assert read_invokes(workspace)["runtime"].tolist()[1] == "onnx"
+
+
+def test_a_duckdb_store_without_the_runtime_column_gains_it(workspace: Path):
+    import duckdb
+
+    from automl.store.invokes.record import DDL
+
+    paths = InvokePaths(workspace)
+    paths.db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(paths.db))
+    con.execute(DDL.replace(", runtime VARCHAR", ""))
+    con.close()
+    store, _ = open_store(paths.db)
+    columns = [r[0] for r in store.execute("SELECT column_name FROM (DESCRIBE invokes)").fetchall()]
+    store.close()
+    assert columns == SCHEMA.names

@@ -78,7 +78,10 @@ def test_export_options_are_checked_with_the_recipe(plugins, small_csv: Path) ->
     assert _checked(plugins, small_csv, "deploy.export_options.mode=refuse").export_options == FakeOptions("refuse")
     with pytest.raises(UserError, match=r"deploy\.export_options\.colour"):
         _checked(plugins, small_csv, "deploy.export_options.colour=red")
-    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export_options.mode=x"])
+    recipe = load_recipe(
+        "penguins",
+        [f"data.path={small_csv}", "data.target=label", "deploy.export=null", "deploy.export_options.mode=x"],
+    )
     with pytest.raises(UserError, match="set deploy.export to the exporter"):
         check_recipe(recipe, plugins)
 
@@ -113,7 +116,7 @@ def test_export_outcomes(plugins, small_csv: Path, tmp_path: Path, capsys, mode:
 
 
 def test_no_exporter_no_export(plugins, small_csv: Path, tmp_path: Path) -> None:
-    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label"])
+    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export=null"])
     table = _table(["a", "b"])
     assert (
         export_model(check_recipe(recipe, plugins), plugins, object(), table, np.zeros(2, dtype=int), tmp_path) is None
