@@ -12,6 +12,8 @@ from automl.cli.args import Args, emit
 from automl.cli.run import RECIPE_HELP
 from automl.errors import UserError
 
+CANCELLED = 143  # 128 + SIGTERM: a pass cut short is not "done"
+
 
 def cmd_loop(args: Args, sub: list[str]) -> int:
     from automl.config.compose import load_recipe
@@ -33,6 +35,9 @@ def cmd_loop(args: Args, sub: list[str]) -> int:
     if not watch:
         report = loop.run_pass()
         emit(args, report.to_json(), report.line())
+        if loop.stop.is_set():
+            print("loop: stopped by SIGTERM before the pass ended", file=sys.stderr)
+            return CANCELLED
         return report.exit_code
 
     def say(report: PassReport) -> None:

@@ -43,7 +43,7 @@ class PairedComparison:
     improvement: float  # how much better the candidate is (positive: better, whatever the metric's direction)
     low: float  # the improvement's lower bound at ``confidence``
     share_better: float  # share of resamples in which the improvement exceeds the margin
-    share_not_worse: float  # share of resamples in which the improvement exceeds minus the margin
+    share_not_worse: float  # share of resamples in which the improvement is at least minus the margin
     margin: float
     confidence: float
     resamples: int
@@ -109,7 +109,7 @@ def paired_bootstrap(
         improvement=_gain(metric, cand, prod),
         low=float(np.quantile(draws, 1 - confidence)),
         share_better=float(np.mean(draws > margin)),
-        share_not_worse=float(np.mean(draws > -margin)),
+        share_not_worse=float(np.mean(draws >= -margin)),  # a tie is not worse
         margin=margin,
         confidence=confidence,
         resamples=len(draws),

@@ -169,7 +169,11 @@ class Loop:
         path = folder / f"{self.name}.yaml"
         write_text(path, recipe_to_yaml(self.recipe))
         command = [sys.executable, "-m", "automl", "run", f"recipe={path}", "--json"]
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=self.log, text=True, check=False)
+        # A session of its own: Ctrl-C in the terminal (the whole process group) stops the loop
+        # after the run, not the run.
+        done = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=self.log, text=True, check=False, start_new_session=True
+        )
         if done.returncode not in (DONE, NOT_PROMOTED):
             error = UserError if done.returncode == 2 else AutomlError
             raise error(f"the retrain of {self.name} failed (exit {done.returncode}); its error is above")
@@ -204,18 +208,21 @@ class Loop:
         folder's fingerprint moved."""
         cfg = self.recipe.loop
         next_monitor = 0.0
+        failures = 0
         while not self.stop.is_set():
             now = time.monotonic()
             fingerprint = data_fingerprint(self.recipe.data.path)
-            moved = fingerprint != self._fingerprint
-            self._fingerprint = fingerprint
             try:
-                report = self.run_pass(monitor=now >= next_monitor, check_data=moved)
-            except AutomlError as err:  # a failed pass is reported; the watcher goes on
-                print(f"loop: {self.name}: {err}", file=self.log, flush=True)
+                report = self.run_pass(monitor=now >= next_monitor, check_data=fingerprint != self._fingerprint)
+            except Exception as err:  # noqa: BLE001 - a failed pass is reported; the watcher goes on
+                failures += 1
+                print(f"loop: {self.name}: {type(err).__name__}: {err}", file=self.log, flush=True)
             else:
+                failures = 0
+                self._fingerprint = fingerprint  # the data is checked again after a failed pass
                 if now >= next_monitor:
                     next_monitor = now + cfg.monitor_interval_s
                 if report.run or report.drift or report.sampled:
                     say(report)
-            self.stop.wait(cfg.interval_s)
+            # After failures, wait longer (up to 64 intervals): a trigger that keeps failing is not retried hot.
+            self.stop.wait(cfg.interval_s * 2 ** min(failures, 6))

@@ -10,6 +10,7 @@ no embedding, and the server logs the embedding of those tasks, so they answer n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from automl.registry.meta import TABULAR_TASK, BundleMeta
 
 NATIVE = "native"
+log = logging.getLogger("automl.model")
 
 
 @dataclass
@@ -83,4 +85,9 @@ def exported_copy(meta: BundleMeta, folder: Path, threads: int | None) -> tuple[
     exporter = spec.factory(spec.config_cls())
     if not hasattr(exporter, "load"):
         return None, RuntimeChoice(NATIVE, f"the {planned.runtime} exporter cannot load what it exported")
-    return exporter.load(folder, threads=threads), planned
+    try:
+        return exporter.load(folder, threads=threads), planned
+    except Exception as err:  # noqa: BLE001 - a copy the runtime rejects must not stop the native model
+        why = f"the {planned.runtime} copy could not be loaded: {type(err).__name__}: {str(err).splitlines()[0]}"
+        log.warning("%s:%s answers natively: %s", meta.name, meta.version, why)
+        return None, RuntimeChoice(NATIVE, why)

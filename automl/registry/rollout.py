@@ -237,7 +237,10 @@ class RolloutState:
         if self.production is None or steps == (FULL,):
             return self._make_production(version, "run", at, why or "the run passed the gate")
         plan = RolloutPlan(tuple(steps), 0, at)
+        replaced = self.candidate if self.plan is not None and self.candidate != version else None
         started = self._on_step(version, plan)
+        if replaced is not None:
+            why = f"{why}; replaces the rollout of version {replaced}, which stays registered"
         return started.noted(version, "rollout", f"{why}; step 1 of {len(steps)}: {describe(plan.current)}", at)
 
     def stepped(self, why: str, at: str | None = None) -> RolloutState:

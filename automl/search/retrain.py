@@ -32,14 +32,16 @@ class ModePlan:
 
 def recipe_fingerprint(recipe: Recipe) -> str:
     """What makes two runs "the same recipe": every key but the workspace, the mode switch, how
-    long invokes are kept, and the gate, tests, rollout, loop and monitoring sections (none of them
-    changes what a search would find)."""
+    long invokes are kept, the export and serving keys, and the gate, tests, rollout, loop and
+    monitoring sections (none of them changes what a search would find)."""
     content = dataclasses.asdict(recipe)
     content.pop("workspace", None)
     content["search"].pop("mode", None)
     content["deploy"].pop("retention_days", None)
-    # How a version is gated, tested, rolled out and looped does not change what a search finds.
-    content["deploy"].pop("rollout", None)
+    # How a version is gated, tested, exported, rolled out and looped does not change what a
+    # search finds.
+    for key in ("rollout", "export", "export_options", "export_check_rows", "backend"):
+        content["deploy"].pop(key, None)
     content["eval"].pop("gate", None)
     content["eval"].pop("tests", None)
     content.pop("loop", None)

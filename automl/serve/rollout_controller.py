@@ -63,6 +63,7 @@ class RolloutController:
         self._thread: threading.Thread | None = None
         self._step_seen: dict[str, tuple[tuple[int, int, str], float]] = {}
         self._last: dict[str, float] = {}
+        self._errors: dict[str, str] = {}  # the last error logged per model: logged once, not every tick
 
     def start(self) -> RolloutController:
         self._thread = threading.Thread(target=self._run, name="automl-rollout", daemon=True)
@@ -79,8 +80,12 @@ class RolloutController:
             for name in self.models:
                 try:
                     self.tick(name)
-                except Exception:  # noqa: BLE001 - the next tick tries again; serving goes on
-                    log.exception("rollout analysis of %s failed", name)
+                    self._errors.pop(name, None)
+                except Exception as err:  # noqa: BLE001 - the next tick tries again; serving goes on
+                    said = f"{type(err).__name__}: {err}"
+                    if self._errors.get(name) != said:
+                        log.exception("rollout analysis of %s failed", name)
+                        self._errors[name] = said
 
     def tick(self, name: str, now: float | None = None) -> Analysis | None:
         """Analyse ``name``'s rollout if its interval has passed, and act on the analysis."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from automl.config.schema import Recipe
 from automl.config.validate import typed_options
+from automl.errors import UserError
 from automl.evaluate.comparison import NON_INFERIORITY, SUPERIORITY, PairedComparison, Scored, paired_bootstrap
 from automl.evaluate.cv import cross_validate, one_blas_thread
 from automl.evaluate.leaderboard import LeaderboardEntry, Member
@@ -119,10 +120,15 @@ def _member_oof(
     view = view_key(trainer.inputs, member.backbone)
     if view not in prepared.views:
         raise NotComparable(f"this run did not prepare its inputs ({view})")
-    config = typed_options(trainer.config_cls, member.params, f"production's {member.trainer}")
-    ctx = dataclasses.replace(prepared.contexts[view], n_jobs=os.cpu_count() or 1)
-    with one_blas_thread():
-        *_, (_, oof) = cross_validate(trainer, config, prepared.views[view], ctx, y, folds)  # the last: every fold
+    try:
+        config = typed_options(trainer.config_cls, member.params, f"production's {member.trainer}")
+        ctx = dataclasses.replace(prepared.contexts[view], n_jobs=os.cpu_count() or 1)
+        with one_blas_thread():
+            *_, (_, oof) = cross_validate(trainer, config, prepared.views[view], ctx, y, folds)  # the last: every fold
+    except (UserError, ValueError) as err:  # e.g. a trainer upgraded since: its options changed
+        raise NotComparable(
+            f"{member.trainer}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+        ) from None
     return oof, False
 
 

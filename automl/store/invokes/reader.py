@@ -83,7 +83,13 @@ def _create_view(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
         con.register("invokes", SCHEMA.empty_table())
         return
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    con.execute(f"CREATE VIEW invokes AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+    # Parts written before a column was added lack it: the empty table of the schema, unioned by
+    # name, gives every column (null there) in the schema's order.
+    con.register("invokes_schema", SCHEMA.empty_table())
+    con.execute(
+        "CREATE VIEW invokes AS SELECT * FROM invokes_schema UNION ALL BY NAME "
+        f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+    )
 
 
 def _utc(table: pa.Table) -> pa.Table:
