@@ -23,7 +23,6 @@ OPTIONS = (
     "backend",
     "runtime",
 )
-RUNTIMES = ("auto", "native")
 
 
 def serve_config(args: Args, workspace: Path) -> ServeConfig:
@@ -34,6 +33,8 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
     for key in OPTIONS:
         args.get(key)
     args.finish("serve")
+    from automl.model.exported import RUNTIMES
+
     runtime = args.get("runtime") or "auto"
     if runtime not in RUNTIMES:
         raise UserError(f"runtime={runtime}: use auto (a version's exported copy where its export passed) or native.")

@@ -228,7 +228,7 @@ class RolloutConfig:
         default=0.2,
     )
     max_error_rate: float = _help(
-        "Largest share of the candidate's requests that fail (4xx other than 401/404, 5xx, timeouts).", default=0.01
+        "Largest share of the candidate's calls that fail on the server's side (5xx, timeouts).", default=0.01
     )
     max_latency_ratio: float = _help(
         "Largest ratio of the candidate's p99 latency to production's (on the same window), plus latency_slack_ms.",

@@ -34,6 +34,7 @@ from automl.durable import write_text
 from automl.errors import AutomlError, UserError
 from automl.paths import workspace_dir
 from automl.registry.store import ModelStore
+from automl.search.retrain import last_run
 from automl.store.reviews import ReviewStore
 
 DONE, NOT_PROMOTED, DRIFT = 0, 3, 4
@@ -64,11 +65,6 @@ class PassReport:
             how = "rollout started" if model["rollout"] else model["alias"]
             parts.append(f"retrained ({', '.join(self.triggers)}): v{model['version']} {how}: {model['reason']}")
         return "; ".join(parts)
-
-
-def last_run(workspace: Path, name: str) -> Path | None:
-    runs = sorted((workspace / "runs" / name).glob("*/summary.json"))
-    return runs[-1].parent if runs else None
 
 
 def _started(run_dir: Path) -> datetime:

@@ -20,6 +20,7 @@ import numpy as np
 from automl.registry.meta import TABULAR_TASK, BundleMeta
 
 NATIVE = "native"
+RUNTIMES = ("auto", NATIVE)  # auto: the exported copy where its export passed its check
 log = logging.getLogger("automl.model")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from automl.errors import UserError
-from automl.model.exported import NATIVE, ExportedModel, RuntimeChoice, exported_copy
+from automl.model.exported import NATIVE, RUNTIMES, ExportedModel, RuntimeChoice, exported_copy
 from automl.paths import workspace_dir
 from automl.registry.meta import BundleMeta
 from automl.registry.refs import ModelRef
@@ -90,9 +90,6 @@ class Predictor:
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
         return np.asarray(self.classes, dtype=object)[self.decide(proba)]
-
-
-RUNTIMES = ("auto", NATIVE)
 
 
 def load(

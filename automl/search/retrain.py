@@ -49,7 +49,8 @@ def recipe_fingerprint(recipe: Recipe) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _last_run(workspace: Path, name: str) -> Path | None:
+def last_run(workspace: Path, name: str) -> Path | None:
+    """The folder of the recipe's last finished run (one with a summary), if any."""
     runs = sorted((workspace / "runs" / name).glob("*/summary.json"))
     return runs[-1].parent if runs else None
 
@@ -59,7 +60,7 @@ def could_retrain(recipe: Recipe, workspace: Path) -> bool:
     run exists and (in auto mode) had this very recipe."""
     if recipe.search.mode == "search":
         return False
-    previous = _last_run(workspace, recipe.name)
+    previous = last_run(workspace, recipe.name)
     if previous is None:
         return False
     if recipe.search.mode == "retrain":
@@ -72,7 +73,7 @@ def plan_mode(recipe: Recipe, ids: list[str], workspace: Path) -> ModePlan:
     s = recipe.search
     if s.mode == "search":
         return ModePlan("search", "search.mode=search")
-    previous = _last_run(workspace, recipe.name)
+    previous = last_run(workspace, recipe.name)
     if previous is None:
         if s.mode == "retrain":
             raise UserError(

@@ -64,6 +64,7 @@ class RolloutController:
         self._step_seen: dict[str, tuple[tuple[int, int, str], float]] = {}
         self._last: dict[str, float] = {}
         self._errors: dict[str, str] = {}  # the last error logged per model: logged once, not every tick
+        self._configs: dict[tuple[str, int], RolloutConfig] = {}  # a candidate's deploy.rollout, read once
 
     def start(self) -> RolloutController:
         self._thread = threading.Thread(target=self._run, name="automl-rollout", daemon=True)
@@ -100,7 +101,7 @@ class RolloutController:
             self._step_seen[name] = (step, now)
             self._last[name] = now
             return None
-        config = rollout_config(self.store.meta(name, state.candidate).recipe)
+        config = self._config(name, state.candidate)
         if now - self._last.get(name, 0.0) < config.interval_s:
             return None
         self._last[name] = now
@@ -112,6 +113,13 @@ class RolloutController:
         write_text(analysis_path(self.store, name), json.dumps(analysis.to_json(), indent=2))
         self._act(name, step, analysis, config, now - started)
         return analysis
+
+    def _config(self, name: str, version: int) -> RolloutConfig:
+        """The version's ``deploy.rollout`` (a registered version's bundle never changes)."""
+        key = (name, version)
+        if key not in self._configs:
+            self._configs[key] = rollout_config(self.store.meta(name, version).recipe)
+        return self._configs[key]
 
     def _reviewed(self, name: str) -> dict[str, str]:
         try:
@@ -129,9 +137,10 @@ class RolloutController:
         failed = analysis.failed
         if failed:
             why = "; ".join(f"{c.name}: {c.detail}" for c in failed)
-            self.store.update_rollout(name, lambda s: s.analysis_failed(why, config.failure_limit) if same(s) else s)
-            after = self.store.rollout(name)
-            if after.plan is None:
+            change = self.store.update_rollout(
+                name, lambda s: s.analysis_failed(why, config.failure_limit) if same(s) else s
+            )
+            if change.after.plan is None:
                 log.warning("%s: rollout of version %s rolled back: %s", name, step[0], why)
             return
         if analysis.passed and analysis.compared >= config.step_requests and held >= config.step_s:

@@ -31,3 +31,20 @@ def run_cli(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def review_queue(workspace: Path, model: str, truth: dict[str, str], path: Path) -> int:
+    """Play the reviewer: every queued item of ``model`` gets its invoke's true label, imported with
+    ``automl review import`` through a CSV at ``path``. Returns how many were reviewed."""
+    import csv
+
+    from automl.store.reviews import ReviewStore
+
+    queue = ReviewStore(workspace).items(model)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["item_id", "label"])
+        writer.writerows([i.item_id, truth[i.invoke_id]] for i in queue)
+    done = run_cli("review", "import", f"model={model}", f"input={path}", f"workspace={workspace}")
+    assert done.returncode == 0, done.stderr
+    return len(queue)

@@ -7,7 +7,6 @@ answer is logged, and the audit trail tells the whole story."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -26,9 +25,8 @@ from automl.serve.api_keys import KeyStore
 from automl.serve.client import Client
 from automl.serve.local import LocalServer
 from automl.store.invokes import query_invokes
-from automl.store.reviews import ReviewStore
 from tests.helpers import wait_for
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import review_queue, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.usefixtures("local_ray")]
 SETTINGS: dict[str, Any] = {
@@ -92,18 +90,6 @@ class Traffic:
         self.thread.join(30)
 
 
-def review_all(ws: Path, truth: dict[str, str], path: Path) -> int:
-    """Play the reviewer: the true label of every queued item."""
-    queue = ReviewStore(ws).items("spam_filter")
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["item_id", "label"])
-        writer.writerows([i.item_id, truth[i.invoke_id]] for i in queue)
-    done = run_cli("review", "import", "model=spam_filter", f"input={path}", f"workspace={ws}")
-    assert done.returncode == 0, done.stderr
-    return len(queue)
-
-
 def test_a_ci_pass_and_a_watcher_take_reviewed_labels_to_production(tmp_path: Path, shared_data: Path) -> None:
     frame = pd.read_csv(shared_data / "sms_spam" / "sms_spam.csv").sample(frac=1.0, random_state=0)
     first, traffic = frame.iloc[:150], frame.iloc[150:1150]
@@ -128,7 +114,7 @@ def test_a_ci_pass_and_a_watcher_take_reviewed_labels_to_production(tmp_path: Pa
             assert done.returncode == 0, done.stderr
             report = json.loads(done.stdout)
             assert report["sampled"] > 0 and not report["triggers"] and report["run"] is None
-            reviewed = review_all(ws, sent.truth, tmp_path / "reviewed.csv")
+            reviewed = review_queue(ws, "spam_filter", sent.truth, tmp_path / "reviewed.csv")
 
             # The next pass retrains on the reviews and starts the rollout; the server walks it.
             done = run_cli(*loop, "loop.min_annotations=10")
@@ -150,7 +136,7 @@ def test_a_ci_pass_and_a_watcher_take_reviewed_labels_to_production(tmp_path: Pa
                 wait_for(lambda: "watching" in err_file.read_text() or None, timeout=60, what="the watcher")
                 done = run_cli("sample", "model=spam_filter", "n=1", f"workspace={ws}")
                 assert done.returncode == 0, done.stderr
-                review_all(ws, sent.truth, tmp_path / "one.csv")
+                review_queue(ws, "spam_filter", sent.truth, tmp_path / "one.csv")
                 wait_for(
                     lambda: ModelStore(ws).rollout("spam_filter").production == 3 or None,
                     timeout=180, what="the watcher to put version 3 in production",

@@ -5,7 +5,6 @@ messages than the first, and no invoke or review is lost."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from automl.serve.local import LocalServer
 from automl.store.invokes import query_invokes
 from automl.store.reviews import ReviewStore
 from tests.helpers import wait_for
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import review_queue, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.usefixtures("local_ray")]
 RECIPE = {"search.time_budget_s": None, "search.max_trials": 4, "search.scheduler": "fifo", "search.mode": "search"}
@@ -60,13 +59,7 @@ def test_serve_sample_review_retrain(tmp_path: Path, shared_data: Path) -> None:
     queue = ReviewStore(ws).items("spam_filter")
     assert len(queue) == 150
     assert {i.invoke_id for i in queue if i.sampler == "flagged"} == set(flagged)  # flagged ones come first
-    reviewed = tmp_path / "reviewed.csv"
-    with reviewed.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["item_id", "label"])
-        writer.writerows([i.item_id, truth[i.invoke_id]] for i in queue)
-    done = run_cli("review", "import", "model=spam_filter", f"input={reviewed}", f"workspace={ws}")
-    assert done.returncode == 0, done.stderr
+    assert review_queue(ws, "spam_filter", truth, tmp_path / "reviewed.csv") == 150
     assert len(ReviewStore(ws).annotations("spam_filter")) == 150 and not ReviewStore(ws).items("spam_filter")
 
     v2 = automl.run("spam_filter", workspace=str(ws), **settings)
