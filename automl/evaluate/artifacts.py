@@ -14,7 +14,11 @@ from automl.evaluate.trials import TrialRecord
 
 
 def leaderboard_rows(board: list[LeaderboardEntry], trials: list[TrialRecord]) -> list[dict[str, Any]]:
-    """Every leaderboard entry (ranked), then the trials that did not complete, as flat rows."""
+    """Every leaderboard entry (ranked), then the trials that did not complete, as flat rows.
+
+    ``work_s`` is a trial's seconds inside the trial function (fitting and scoring its folds);
+    None for the ensemble, which blends its members' out-of-fold predictions and fits nothing."""
+    work_s = {f"t{t.index:03d}": t.work_s for t in trials}
     rows: list[dict[str, Any]] = [
         {
             "rank": i + 1,
@@ -28,6 +32,7 @@ def leaderboard_rows(board: list[LeaderboardEntry], trials: list[TrialRecord]) -
             "threshold": c.threshold,
             "params": c.params,
             "error": None,
+            "work_s": work_s.get(c.name),
         }
         for i, c in enumerate(board)
     ]
@@ -46,6 +51,7 @@ def leaderboard_rows(board: list[LeaderboardEntry], trials: list[TrialRecord]) -
                     "threshold": None,
                     "params": t.params,
                     "error": t.error,
+                    "work_s": t.work_s,
                 }
             )
     return rows

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from automl.evaluate.plots import plain, png, pyplot
 from automl.loop.monitor import Check, DriftReport
 
 
@@ -59,29 +57,18 @@ def _severity(check: Check, alpha: float) -> float:
     return check.statistic / (check.threshold or 1.0)
 
 
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figures: list[tuple[str, str]] = []
     if report.checks:
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(report.checks) + 1.2))
-        names = [f"{c.name} ({c.detector})" for c in report.checks]
+        names = [plain(f"{c.name} ({c.detector})") for c in report.checks]
         values = [_severity(c, report.alpha) for c in report.checks]
         ax.barh(names, values, color=["#c0392b" if c.drift else "#2e86c1" for c in report.checks])
         ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
         ax.set_xlabel("towards drift (1 = the drift line)")
         ax.invert_yaxis()
-        figures.append(("Drift per check", _png(fig)))
-        plt.close(fig)
+        figures.append(("Drift per check", png(fig)))
     if report.class_balance:
         ref, cur = report.class_balance.get("reference", {}), report.class_balance.get("current", {})
         classes = sorted(set(ref) | set(cur))
@@ -89,22 +76,20 @@ def _figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]
         x = range(len(classes))
         ax.bar([i - 0.2 for i in x], [ref.get(c, 0) for c in classes], width=0.4, label="reference")
         ax.bar([i + 0.2 for i in x], [cur.get(c, 0) for c in classes], width=0.4, label="current")
-        ax.set_xticks(list(x), classes, rotation=30, ha="right")
+        ax.set_xticks(list(x), [plain(str(c)) for c in classes], rotation=30, ha="right")
         ax.set_ylabel("share of predictions")
         ax.legend()
-        figures.append(("Predicted-class balance", _png(fig)))
-        plt.close(fig)
+        figures.append(("Predicted-class balance", png(fig)))
     times = pd.to_datetime(history["ts"], utc=True).dt.tz_convert(None)
     span = times.max() - times.min() if len(times) else pd.Timedelta(0)
     freq = "D" if span > pd.Timedelta(days=3) else "h" if span > pd.Timedelta(hours=3) else "min"
     shares = pd.crosstab(times.dt.floor(freq), history["label"], normalize="index") if len(times) else pd.DataFrame()
     if len(shares) >= 2:  # a line needs two moments
         fig, ax = plt.subplots(figsize=(7, 3))
-        shares.plot(ax=ax, marker="o" if len(shares) < 30 else None)
+        shares.rename(columns=lambda c: plain(str(c))).plot(ax=ax, marker="o" if len(shares) < 30 else None)
         ax.set_ylabel("share of predictions")
         ax.set_xlabel(f"time (UTC, per {dict(D='day', h='hour', min='minute')[freq]})")
-        figures.append(("Predicted-class balance over time", _png(fig)))
-        plt.close(fig)
+        figures.append(("Predicted-class balance over time", png(fig)))
         reference = report.class_balance.get("reference")
         if reference:
             from scipy.spatial.distance import jensenshannon
@@ -120,8 +105,7 @@ def _figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]
             ax.set_ylabel("Jensen-Shannon distance")
             ax.set_xlabel("time (UTC)")
             ax.set_ylim(bottom=0)
-            figures.append(("Class-balance drift over time (distance to the reference)", _png(fig)))
-            plt.close(fig)
+            figures.append(("Class-balance drift over time (distance to the reference)", png(fig)))
     return figures
 
 

@@ -1,0 +1,99 @@
+"""The run report: every section from a run folder's files, data escaped, and its numbers (the
+calibration error, accuracy against coverage) right on cases worked by hand."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from automl.evaluate.run_metrics import Predictions, coverage, read_board, reliability
+from automl.evaluate.run_report import REPORT_FILE, render_run_report, write_run_report
+from automl.testing.runs import fake_run
+
+HOSTILE = "<script>alert(1)</script>"
+SECTIONS = ("leaderboard", "folds", "history", "classes", "confusion", "curves", "calibration", "coverage", "lineage")
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("ws") / "runs" / "pets" / "20260101-000000-abcd"
+    fake_run(run_dir, classes=(HOSTILE, "$x$ & y", "_cat"), examples=240, trials=10)
+    return run_dir
+
+
+def test_the_page_has_every_section_and_a_plot_for_each_figure(hostile_run: Path):
+    page = render_run_report(hostile_run)
+    for section in SECTIONS:
+        assert f"<section id='{section}'>" in page
+    assert len(re.findall(r"<img alt='[^']*' src='data:image/png;base64,[A-Za-z0-9+/=]+'>", page)) == 5
+    assert "<svg" not in page
+
+
+def test_names_from_the_data_are_escaped(hostile_run: Path):
+    page = render_run_report(hostile_run)
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "$x$ &amp; y" in page and "_cat" in page  # drawn in the plots as written, without failing
+
+
+def test_the_leaderboard_shows_the_trials_times_and_says_predict_time_is_not_recorded(hostile_run: Path):
+    page = render_run_report(hostile_run)
+    board = read_board(hostile_run / "leaderboard.csv")
+    assert len(board) == 11 and board[0].candidate == "ensemble" and board[0].work_s is None  # 10 trials + ensemble
+    timed = [r for r in board if r.candidate != "ensemble"]
+    assert all(r.work_s is not None and r.work_s > 0 for r in timed)
+    assert f"<td class='n'>{timed[0].work_s:.2f}</td>" in page
+    assert "(winner)" in page and "Predict time is not recorded" in page
+    assert {r.status for r in board} == {"completed", "stopped", "failed"} and "ValueError: diverged" in page
+
+
+def test_the_lineage_says_what_was_compared(hostile_run: Path):
+    summary = json.loads((hostile_run / "summary.json").read_text())
+    page = render_run_report(hostile_run)
+    section = page[page.index("<section id='lineage'>") :]
+    assert "pets v2" in section and "production" in section and "<td>v1</td>" in section
+    assert html.escape(summary["gate"]["reason"]) in section and "Against production, on the same examples" in section
+
+
+def test_write_puts_report_html_beside_the_summary(hostile_run: Path):
+    path = write_run_report(hostile_run)
+    assert path == hostile_run / REPORT_FILE and path.read_text().startswith("<!doctype html>")
+
+
+def test_expected_calibration_error_on_a_case_worked_by_hand():
+    # 10 inputs at 0.95, all right: |1.0 - 0.95| = 0.05; 30 at 0.65, half right: |0.5 - 0.65| = 0.15.
+    confidence = np.r_[np.full(10, 0.95), np.full(30, 0.65)]
+    correct = np.r_[np.ones(10, bool), np.tile([True, False], 15)]
+    r = reliability(confidence, correct)
+    assert r.ece == pytest.approx(10 / 40 * 0.05 + 30 / 40 * 0.15)
+    assert (
+        list(r.counts) == [30, 10] and np.allclose(r.accuracy, [0.5, 1.0]) and np.allclose(r.confidence, [0.65, 0.95])
+    )
+    assert reliability(np.full(5, 0.8), np.array([1, 1, 1, 1, 0], bool)).ece == pytest.approx(0.0)
+
+
+def test_accuracy_against_coverage_answers_ties_together():
+    cov = coverage(np.array([0.9, 0.6, 0.9, 0.8, 0.4]), np.array([True, True, False, True, False]))
+    assert np.allclose(cov.coverage, [0.4, 0.6, 0.8, 1.0]) and np.allclose(cov.accuracy, [0.5, 2 / 3, 0.75, 0.6])
+    assert cov.at(0.9) == (0.4, 0.5) and cov.at(0.7) == pytest.approx((0.6, 2 / 3)) and cov.at(0.95) == (0.0, None)
+    assert cov.for_accuracy(0.7) == (0.6, 0.8)  # the lowest cut-off still 70% right answers 80%
+    assert cov.for_accuracy(0.99) is None
+
+
+def test_a_binary_threshold_decides_as_the_model_does():
+    proba = np.array([[0.7, 0.3], [0.6, 0.4], [0.9, 0.1]])
+    p = Predictions(["no", "yes"], np.array([1, 1, 0]), proba, np.zeros(3, int), threshold=0.35)
+    assert list(p.predicted) == [0, 1, 0] and np.allclose(p.confidence, [0.7, 0.4, 0.9])
+    assert list(p.correct) == [False, True, True]
+
+
+def test_a_binary_run_has_one_curve_of_its_positive_class(tmp_path: Path):
+    run_dir = tmp_path / "runs" / "spam" / "r"
+    fake_run(run_dir, classes=("ham", "spam"), examples=120, trials=6)
+    page = render_run_report(run_dir)
+    assert "ROC curve<" in page and "one-vs-rest" not in page.split("<section id='curves'>")[1].split("</section>")[0]
