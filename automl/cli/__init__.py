@@ -53,6 +53,8 @@ commands:
                                              an automatic rollout: where it is, next step now, stop it
   loop     recipe=NAME|FILE [watch=true] [retrain=always]
                                              monitor, sample, retrain on a trigger, test, gate, roll out
+  ui       [host=127.0.0.1] [port=8765] [project=NAME source=DIR|FILE labels=[a,b]]
+                                             the pages: models, runs, review and label in the browser
 
 REF is NAME (production), NAME:VERSION or NAME@ALIAS. Every command accepts workspace=DIR
 (default: $AUTOML_WORKSPACE, else ./.automl). Overrides use Hydra's grammar: key=value,
@@ -78,6 +80,7 @@ COMMANDS: dict[str, str] = {
     "test": "test:cmd_test",
     "rollout": "rollout:cmd_rollout",
     "loop": "loop:cmd_loop",
+    "ui": "ui:cmd_ui",
 }
 """Each command and where it lives: ``MODULE:FUNCTION`` under ``automl.cli``."""
 WITH_ACTIONS = ("models", "weights", "keys", "review", "rollout")

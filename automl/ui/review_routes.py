@@ -1,0 +1,221 @@
+"""The review / annotate page and its JSON API.
+
+Reads: ``GET /api/session``, ``/api/queue?model=&sort=&limit=``, ``/api/input/MODEL/ITEM`` (an
+item's image), ``/api/train?model=``. Writes (the key or its session): ``POST /api/answer``
+``{model, item_id, label}``, ``/api/discard`` and ``/api/undo`` ``{model, item_id}``,
+``/api/labels`` ``{model, label}``, ``/api/projects`` ``{name, source, labels}``, ``/api/train``
+``{model}``. Every answer is saved before the response: closing the tab loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from automl.errors import UserError
+from automl.store.invokes import InvokePaths
+from automl.store.invokes.blobs import blob_path
+from automl.store.reviews import ReviewStore
+from automl.ui import html
+from automl.ui.access import COOKIE
+from automl.ui.projects import create_project, load_project, pool_file, project_names, queue_pool
+from automl.ui.queue import ReviewQueue, queue_names
+from automl.ui.server import UiContext, error, json_body
+from automl.ui.training import TrainJob, score_pool
+
+_ID = re.compile(r"^[0-9a-f]{12}$")
+_BLOB = re.compile(r"^[0-9a-f]{32}$")
+log = logging.getLogger(__name__)
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{key} is required (a string)")
+    return value
+
+
+def _item_id(body: dict[str, Any]) -> str:
+    item_id = _text(body, "item_id")
+    if not _ID.match(item_id):
+        raise UserError(f"item_id {item_id[:20]!r} is not an item id")
+    return item_id
+
+
+def rescore(ctx: UiContext, name: str) -> None:
+    """Score a project's pool with its production model, in the background."""
+
+    def work() -> None:
+        try:
+            scores = score_pool(ctx.workspace, name)
+        except Exception as err:  # the page keeps its arrival order; the reason is logged
+            log.warning("scoring the pool of %s failed: %s", name, err)
+            return
+        with ctx.lock:
+            ctx.scores[name] = scores
+
+    threading.Thread(target=work, name=f"score-{name}", daemon=True).start()
+
+
+def routes(ctx: UiContext) -> list[BaseRoute]:
+    def queue(name: str) -> ReviewQueue:
+        return ReviewQueue(ctx.workspace, name, ctx.scores.get(name))
+
+    async def page(request: Request) -> Response:
+        return html.static_page("review.html", "Review")
+
+    async def session(request: Request) -> Response:
+        can_write = ctx.access.write_refusal(dict(request.headers), request.cookies) is None
+        names = await run_in_threadpool(queue_names, ctx.workspace)
+        return JSONResponse({"can_write": can_write, "queues": names, "signed_in": COOKIE in request.cookies})
+
+    async def pending(request: Request) -> Response:
+        name = request.query_params.get("model") or ""
+        sort = request.query_params.get("sort") or "uncertainty"
+        limit = (
+            int(request.query_params.get("limit") or 50)
+            if (request.query_params.get("limit") or "50").isdigit()
+            else 50
+        )
+
+        def read() -> dict[str, Any]:
+            q = queue(name)
+            job = ctx.jobs.get(name)
+            return {
+                "model": name,
+                "task": q.task,
+                "version": q.version,
+                "labels": q.labels,
+                "counts": q.counts(),
+                "project": q.project is not None and q.project.source is not None,
+                "training": job.status() if job else None,
+                "items": q.pending(sort, limit),
+            }
+
+        return JSONResponse(await run_in_threadpool(read))
+
+    async def item_input(request: Request) -> Response:
+        name, item_id = request.path_params["model"], request.path_params["item_id"]
+        if not _ID.match(item_id):
+            return error(404, "no such item")
+
+        def find() -> Path | None:
+            item = ReviewStore(ctx.workspace).items(name, status=None)
+            found = next((i for i in item if i.item_id == item_id), None)
+            if found is None:
+                return None
+            if found.input_blob:
+                return (
+                    blob_path(InvokePaths(ctx.workspace).blobs, found.input_blob)
+                    if _BLOB.match(found.input_blob)
+                    else None
+                )
+            project = load_project(ctx.workspace, name) if name in project_names(ctx.workspace) else None
+            value = json.loads(found.input_json) if found.input_json else None
+            return pool_file(project, value) if project else None
+
+        path = await run_in_threadpool(find)
+        if path is None or not path.is_file():
+            return error(404, "no image for this item (or its file lies outside the project's folder)")
+        return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+    async def answer(request: Request) -> Response:
+        body = await json_body(request)
+        name, item_id, label = _text(body, "model"), _item_id(body), _text(body, "label")
+        note = await run_in_threadpool(lambda: queue(name).answer(item_id, label, ctx.reviewer))
+        return JSONResponse({"saved": item_id, "label": note.label, "reviewer": note.reviewer})
+
+    async def discard(request: Request) -> Response:
+        body = await json_body(request)
+        name, item_id = _text(body, "model"), _item_id(body)
+        await run_in_threadpool(lambda: queue(name).discard(item_id))
+        return JSONResponse({"discarded": item_id})
+
+    async def undo(request: Request) -> Response:
+        body = await json_body(request)
+        name, item_id = _text(body, "model"), _item_id(body)
+        await run_in_threadpool(lambda: queue(name).undo(item_id))
+        return JSONResponse({"pending": item_id})
+
+    async def add_label(request: Request) -> Response:
+        body = await json_body(request)
+        name, label = _text(body, "model"), _text(body, "label")
+        labels = await run_in_threadpool(lambda: queue(name).add_label(label))
+        return JSONResponse({"labels": labels})
+
+    async def new_project(request: Request) -> Response:
+        body = await json_body(request)
+        labels = body.get("labels") or []
+        if isinstance(labels, str):
+            labels = [p for p in labels.split(",") if p.strip()]
+        trainers = body.get("trainers")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise UserError("labels: give a list of label names")
+        if trainers is not None and not (isinstance(trainers, list) and all(isinstance(x, str) for x in trainers)):
+            raise UserError("trainers: give a list of trainer names")
+        name, source = _text(body, "name"), _text(body, "source")
+        project = await run_in_threadpool(lambda: create_project(ctx.workspace, name, source, labels, trainers))
+        return JSONResponse({"name": project.name, "task": project.task, "labels": project.labels})
+
+    async def train(request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            job = ctx.jobs.get(request.query_params.get("model") or "")
+            return JSONResponse(job.status() if job else {"state": "idle"})
+        name = _text(await json_body(request), "model")
+        project = load_project(ctx.workspace, name) if name in project_names(ctx.workspace) else None
+        if project is None or project.source is None:
+            raise UserError(f"{name} is not a project started on this page; train it with automl run.")
+
+        def begin() -> TrainJob | None:
+            with ctx.lock:
+                running = ctx.jobs.get(name)
+                if running is not None and running.running:
+                    return None
+                job = TrainJob(ctx.workspace, project, when_done=lambda done: rescore(ctx, name))
+                job.start()
+                ctx.jobs[name] = job
+                return job
+
+        job = await run_in_threadpool(begin)
+        if job is None:
+            return error(409, f"{name} is training already")
+        return JSONResponse(job.status(), status_code=202)
+
+    return [
+        Route("/review", page, methods=["GET"]),
+        Route("/api/session", session, methods=["GET"]),
+        Route("/api/queue", pending, methods=["GET"]),
+        Route("/api/input/{model}/{item_id}", item_input, methods=["GET"]),
+        Route("/api/answer", answer, methods=["POST"]),
+        Route("/api/discard", discard, methods=["POST"]),
+        Route("/api/undo", undo, methods=["POST"]),
+        Route("/api/labels", add_label, methods=["POST"]),
+        Route("/api/projects", new_project, methods=["POST"]),
+        Route("/api/train", train, methods=["GET", "POST"]),
+    ]
+
+
+def start_projects(ctx: UiContext) -> None:
+    """At start: queue what is new in each project's pool, and score pools that have a model."""
+    from automl.registry.store import ModelStore
+
+    models = set(ModelStore(ctx.workspace).names())
+    for name in project_names(ctx.workspace):
+        project = load_project(ctx.workspace, name)
+        if project is None or project.source is None:
+            continue
+        try:
+            queue_pool(ctx.workspace, project)
+        except UserError as err:
+            log.warning("project %s: %s", name, err)
+        if name in models:
+            rescore(ctx, name)

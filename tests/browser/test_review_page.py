@@ -1,0 +1,118 @@
+"""The review page in a real browser, served by a real ``automl ui`` process on 127.0.0.1: label
+with the keyboard, reload, undo, add labels (one of them a script), a write without the key."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automl.store.reviews import ReviewStore
+from automl.ui.local import LocalUi
+from tests.browser.conftest import screenshot
+from tests.conftest import SHARED_DATA
+
+SCRIPT = "<script>alert(1)</script>"
+PETS = SHARED_DATA / "dog_vs_not_oxford_pets"
+
+
+def unlabelled_images(folder: Path, per_class: int) -> Path:
+    """A flat folder of the pets images, without their labels."""
+    if not PETS.is_dir():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    folder.mkdir()
+    for label in ("DogPresent", "NoDogPresent"):
+        for image in sorted((PETS / label).glob("*.jpg"))[:per_class]:
+            shutil.copy(image, folder / f"{label[:1].lower()}_{image.name}")
+    return folder
+
+
+@pytest.fixture
+def ui(tmp_path: Path) -> Iterator[LocalUi]:
+    pool = unlabelled_images(tmp_path / "photos", 8)
+    with LocalUi.start(tmp_path / "ws", tmp_path / "ui.log", project="pets", source=pool, labels="[dog,cat]") as ui:
+        yield ui
+
+
+def shown_item(page: Any) -> str:
+    return str(page.get_attribute("#card", "data-item"))
+
+
+def press(page: Any, key: str) -> str:
+    """Press ``key`` and wait until the page shows another item; that item's id."""
+    before = shown_item(page)
+    page.keyboard.press(key)
+    page.wait_for_function("id => document.getElementById('card').dataset.item !== id", arg=before)
+    return shown_item(page)
+
+
+def test_label_ten_items_with_the_keyboard_reload_undo_and_add_labels(page: Any, ui: LocalUi, tmp_path: Path) -> None:
+    page.goto(ui.login_url)  # the one-time link: a session cookie, then the review page
+    page.wait_for_selector("#card:not([hidden]) #image")
+    assert page.text_content("#access") == "answers are saved as you go"
+    assert page.text_content("#labels button >> nth=0") == "1 dog"
+    screenshot(page, "review-first-item")
+    labelled = []
+    for i in range(10):
+        labelled.append(shown_item(page))
+        press(page, "1" if i % 2 == 0 else "2")
+    page.wait_for_function("() => window.automlReview.counts.reviewed === 10")
+    page.evaluate("() => window.automlReview.chain")  # every answer is on the server
+    page.reload()
+    page.wait_for_selector("#card:not([hidden]) #image")
+    assert page.text_content("#counts") == "6 to review · 10 labelled · 0 discarded"
+    notes = ReviewStore(tmp_path / "ws").annotations("pets")
+    assert {n.item_id for n in notes} == set(labelled)
+    assert [n.label for n in sorted(notes, key=lambda n: labelled.index(n.item_id or ""))] == ["dog", "cat"] * 5
+    assert {n.source for n in notes} == {"review"}
+
+    # Z brings the last answer back (after a reload too: the page undoes what the server saved)
+    current = shown_item(page)
+    press(page, "2")
+    assert press(page, "z") == current
+    page.wait_for_function("() => window.automlReview.counts.reviewed === 10")
+    page.evaluate("() => window.automlReview.chain")
+    assert len(ReviewStore(tmp_path / "ws").annotations("pets")) == 10
+    # S skips for now, Backspace discards
+    skipped = shown_item(page)
+    press(page, "s")
+    press(page, "Backspace")
+    assert skipped != shown_item(page)
+
+    # A new label on the spot gets the next key; a script as a label is only text
+    for label in ("bird", SCRIPT):
+        page.fill("#new-label", label)
+        page.press("#new-label", "Enter")
+        page.wait_for_function(
+            "n => document.querySelectorAll('#labels button').length === n", arg=3 + (label != "bird")
+        )
+    assert page.text_content("#labels button >> nth=2") == "3 bird"
+    assert page.text_content("#labels button >> nth=3") == f"4 {SCRIPT}"
+    assert page.locator("#labels script").count() == 0
+    target = shown_item(page)
+    press(page, "4")
+    page.evaluate("() => window.automlReview.chain")
+    saved = {n.item_id: n.label for n in ReviewStore(tmp_path / "ws").annotations("pets")}
+    assert saved[target] == SCRIPT
+    screenshot(page, "review-labels-added")
+
+
+def test_a_write_without_the_key_is_refused(page: Any, ui: LocalUi, tmp_path: Path) -> None:
+    page.goto(ui.url)  # no login: reads only
+    page.wait_for_selector("#card:not([hidden]) #image")
+    assert page.text_content("#access") == "read-only"
+    assert page.is_visible("#login")
+    first = shown_item(page)
+    page.keyboard.press("1")
+    assert "Read-only" in page.text_content("#status") and shown_item(page) == first
+    status = page.evaluate(
+        """async id => (await fetch('/api/answer', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({model: 'pets', item_id: id, label: 'dog'})})).status""",
+        first,
+    )
+    assert status == 401
+    assert ReviewStore(tmp_path / "ws").annotations("pets") == []
+    screenshot(page, "review-read-only")
