@@ -34,6 +34,7 @@ from automl.evaluate.cv import TrialData, fit_estimator, rows
 from automl.evaluate.importance import permutation_importance
 from automl.evaluate.leaderboard import LeaderboardEntry, build_leaderboard
 from automl.evaluate.refit_choice import affordable_winner
+from automl.evaluate.run_report import write_run_report
 from automl.features.prepare import Prepared, prepare_views
 from automl.features.views import FEATURES_VIEW, view_key
 from automl.model.fitted import FittedMember, FittedModel
@@ -244,6 +245,25 @@ def _gate(
     )
 
 
+def _write_summary(run_dir: Path, summary: RunSummary) -> None:
+    (run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=str))
+
+
+def _with_report(summary: RunSummary, run_dir: Path, log: TextIO) -> RunSummary:
+    """Write ``report.html`` beside ``summary.json`` and record it there. The page is for people:
+    one that fails is a warning line, never a failed run (its model is trained and registered)."""
+    started = time.perf_counter()
+    try:
+        path = write_run_report(run_dir)
+    except Exception as err:  # noqa: BLE001 - whatever broke the page, the run stands
+        print(f"warning: no report.html: {type(err).__name__}: {err}", file=log)
+        return summary
+    print(f"report: {path} ({time.perf_counter() - started:.2f} s)", file=log)
+    summary = dataclasses.replace(summary, report=str(path))
+    _write_summary(run_dir, summary)
+    return summary
+
+
 def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: float | None = None) -> RunSummary:
     """Run a typed recipe end to end; returns the summary also written to ``summary.json``.
 
@@ -337,6 +357,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
         duration_s=deadline.elapsed(),
         budget=budget_report(deadline, outcome, notes),
     )
-    (run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=str))
+    _write_summary(run_dir, summary)
+    summary = _with_report(summary, run_dir, log)
     wait_for_ray_stop()
     return summary

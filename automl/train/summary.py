@@ -118,6 +118,7 @@ class RunSummary:
     run_id: str
     run_dir: str
     gate: dict[str, Any] = dataclasses.field(default_factory=dict)  # GateReport.to_json(): what was compared, on what
+    report: str | None = None  # report.html's path, once written (None: the run could not write it)
 
     @property
     def promoted(self) -> bool:

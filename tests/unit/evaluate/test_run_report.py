@@ -4,6 +4,7 @@ calibration error, accuracy against coverage) right on cases worked by hand."""
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from pathlib import Path
@@ -97,3 +98,19 @@ def test_a_binary_run_has_one_curve_of_its_positive_class(tmp_path: Path):
     fake_run(run_dir, classes=("ham", "spam"), examples=120, trials=6)
     page = render_run_report(run_dir)
     assert "ROC curve<" in page and "one-vs-rest" not in page.split("<section id='curves'>")[1].split("</section>")[0]
+
+
+def test_the_run_records_its_report_and_a_broken_one_is_only_a_warning(tmp_path: Path):
+    from automl.train.runner import _with_report
+
+    summary = fake_run(tmp_path / "runs" / "m" / "r", examples=60, trials=4)
+    run_dir = Path(summary.run_dir)
+    log = io.StringIO()
+    written = _with_report(summary, run_dir, log)
+    assert written.report == str(run_dir / REPORT_FILE) and log.getvalue().startswith(f"report: {written.report} (")
+    assert json.loads((run_dir / "summary.json").read_text())["report"] == written.report
+
+    (run_dir / "oof.parquet").write_bytes(b"not a parquet file")
+    log = io.StringIO()
+    assert _with_report(summary, run_dir, log) == summary and summary.report is None
+    assert log.getvalue().startswith("warning: no report.html: ") and log.getvalue().count("\n") == 1
