@@ -51,17 +51,20 @@ def _item_id(body: dict[str, Any]) -> str:
     return item_id
 
 
-def rescore(ctx: UiContext, name: str) -> None:
-    """Score a project's pool with its production model, in the background."""
+def rescore(ctx: UiContext, name: str, job: TrainJob | None = None) -> None:
+    """Score a project's pool with its production model, in the background; then ``job`` (the
+    run that made the model) says so to the page."""
 
     def work() -> None:
         try:
             scores = score_pool(ctx.workspace, name)
+            with ctx.lock:
+                ctx.scores[name] = scores
         except Exception as err:  # the page keeps its arrival order; the reason is logged
             log.warning("scoring the pool of %s failed: %s", name, err)
-            return
-        with ctx.lock:
-            ctx.scores[name] = scores
+        finally:
+            if job is not None:
+                job.scored = True
 
     threading.Thread(target=work, name=f"score-{name}", daemon=True).start()
 
@@ -180,7 +183,7 @@ def routes(ctx: UiContext) -> list[BaseRoute]:
                 running = ctx.jobs.get(name)
                 if running is not None and running.running:
                     return None
-                job = TrainJob(ctx.workspace, project, when_done=lambda done: rescore(ctx, name))
+                job = TrainJob(ctx.workspace, project, when_done=lambda done: rescore(ctx, name, done))
                 job.start()
                 ctx.jobs[name] = job
                 return job

@@ -82,6 +82,7 @@ class TrainJob:
         self.exit_code: int | None = None
         self.summary: dict[str, Any] | None = None
         self.process: subprocess.Popen[str] | None = None
+        self.scored = False  # the pool scored by the new model (the page then reloads its queue)
 
     def start(self) -> None:
         recipe = write_training_files(self.workspace, self.project)
@@ -121,6 +122,7 @@ class TrainJob:
             "state": state,
             "elapsed_s": round((self.ended or time.time()) - self.started, 1),
             "exit_code": self.exit_code,
+            "scored": self.scored,
             "log": lines,
         }
         if self.summary is not None:

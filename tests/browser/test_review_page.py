@@ -116,3 +116,52 @@ def test_a_write_without_the_key_is_refused(page: Any, ui: LocalUi, tmp_path: Pa
     assert status == 401
     assert ReviewStore(tmp_path / "ws").annotations("pets") == []
     screenshot(page, "review-read-only")
+
+
+def spam_texts(path: Path, n: int) -> dict[str, str]:
+    """A file of ``n`` SMS texts without their labels (half spam); each text's true label."""
+    import pandas as pd
+
+    source = SHARED_DATA / "sms_spam" / "sms_spam.csv"
+    if not source.is_file():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    frame = pd.read_csv(source)
+    frame = frame[~frame["text"].str.contains("\n")].drop_duplicates("text")
+    halves = [frame[frame["label"] == c].head(n // 2) for c in ("ham", "spam")]
+    picked = pd.concat(halves).sample(frac=1, random_state=0)
+    path.write_text("\n".join(t.strip() for t in picked["text"]) + "\n")
+    return {t.strip(): label for t, label in zip(picked["text"], picked["label"], strict=True)}
+
+
+@pytest.mark.slow
+def test_start_a_project_from_unlabelled_texts_and_train_it_from_the_page(page: Any, tmp_path: Path) -> None:
+    truth = spam_texts(tmp_path / "inbox.txt", 40)
+    with LocalUi.start(tmp_path / "ws", tmp_path / "ui.log") as ui:
+        page.goto(ui.login_url)
+        page.wait_for_selector("#new-project[open]")  # an empty workspace opens the form
+        page.fill("#project-name", "inbox")
+        page.fill("#project-source", str(tmp_path / "inbox.txt"))
+        page.fill("#project-labels", "ham, spam")
+        page.fill("#project-trainers", "tfidf_linear")
+        page.click("#project-form button")
+        page.wait_for_selector("#card:not([hidden]) #text")
+        assert page.text_content("#predicted") == "no model yet"
+        for _ in range(16):
+            label = truth[str(page.text_content("#text"))]
+            press(page, "1" if label == "ham" else "2")
+        page.evaluate("() => window.automlReview.chain")
+        page.click("#train-button")
+        page.wait_for_function(
+            "() => /^(done|failed)/.test(document.getElementById('train-state').textContent)", timeout=240_000
+        )
+        assert page.text_content("#train-state").startswith("done"), page.text_content("#train-log")
+        assert "trial" in page.text_content("#train-log")  # the run's progress lines, shown as it ran
+        # The rest of the pool comes ordered by the sampler, with the model's label
+        page.wait_for_function("() => document.getElementById('sampler').textContent === 'low_confidence'")
+        assert page.text_content("#predicted") in ("ham", "spam")
+        assert "low confidence (margin" in page.text_content("#reason")
+        screenshot(page, "review-trained")
+        page.goto(ui.base + "/models")
+        assert "inbox" in page.text_content("table") and "production" in page.text_content("table")
+        page.goto(ui.base + "/runs")
+        assert "inbox" in page.text_content("table")

@@ -269,11 +269,13 @@
         const status = await getJSON(`/api/train?model=${encodeURIComponent(model)}`);
         $("train-state").textContent = `${status.state} (${status.elapsed_s ?? 0} s)`;
         $("train-log").textContent = (status.log || []).join("\n");
-        if (status.state !== "running") {
+        if (status.state === "done" && !status.scored) {
+          say("Trained; scoring the examples left to label...");
+        } else if (status.state !== "running") {
           if (status.result) {
             const r = status.result;
             say(`Model ${model}:${r.version} trained (${r.metric} ${Number(r.score).toFixed(3)}); the queue now comes least confident first.`);
-            setTimeout(() => { if (state.model === model) reload(); }, 1500);  // the pool is scored meanwhile
+            if (state.model === model) reload();
           } else if (status.state === "failed") {
             say(`training failed (exit ${status.exit_code}): see the log below`, true);
           }
@@ -301,9 +303,13 @@
 
   $("project-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const labels = $("project-labels").value.split(",").map((l) => l.trim()).filter(Boolean);
+    const list = (id) => $(id).value.split(",").map((l) => l.trim()).filter(Boolean);
+    const trainers = list("project-trainers");
     try {
-      const data = await post("/api/projects", {name: $("project-name").value.trim(), source: $("project-source").value.trim(), labels});
+      const data = await post("/api/projects", {
+        name: $("project-name").value.trim(), source: $("project-source").value.trim(),
+        labels: list("project-labels"), trainers: trainers.length ? trainers : null,
+      });
       $("new-project").open = false;
       await loadSession(data.name);
       say(`Project ${data.name} started: label the first examples.`);
