@@ -4,8 +4,10 @@ registered model.
 The :class:`Deadline` is made when the command starts; each phase asks it what is left. Loading and
 the first backbone always run; a further backbone is embedded only when its estimated time fits
 :data:`EMBED_SHARE` of the budget; the search gets what is left minus a reserve for what follows it
-(Ray's shutdown, refit, export, registration); the refit takes the best leaderboard entry whose estimated
-refit fits what is left. Whatever is scaled down or skipped is said on stderr and in the summary.
+(Ray's shutdown, refit, export, registration; plus what :meth:`Deadline.hold` keeps for a
+known cost, such as converting a backbone for the export the first time); the refit takes the
+best leaderboard entry whose estimated refit fits what is left. Whatever is scaled down or
+skipped is said on stderr and in the summary.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Deadline:
 
     budget_s: float | None
     started: float = field(default_factory=time.monotonic)
+    held_s: float = 0.0  # kept back from the search for a known cost after it (a backbone's export)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -41,7 +44,13 @@ class Deadline:
         return self.budget_s is None or self.elapsed() + seconds <= share * self.budget_s
 
     def reserve(self) -> float:
-        return 0.0 if self.budget_s is None else max(RESERVE_MIN_S, RESERVE_SHARE * self.budget_s)
+        if self.budget_s is None:
+            return 0.0
+        return max(RESERVE_MIN_S, RESERVE_SHARE * self.budget_s) + self.held_s
+
+    def hold(self, seconds: float) -> None:
+        """Keep ``seconds`` more back from the search, for a step after it that costs that much."""
+        self.held_s = max(0.0, float(seconds))
 
     def search_seconds(self) -> float | None:
         """The search's own time budget: what is left after the reserve (None without a budget)."""

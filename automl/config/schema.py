@@ -246,9 +246,10 @@ class DeployConfig:
     backend: Optional[str] = _help("Registered serving backend; null: none.", default=None)
     export: Optional[str] = _help(
         "Registered exporter (e.g. onnx): the refit model is also exported, checked against the native one "
-        "and saved with the version; `automl.load` and `automl serve` then answer with the copy. auto: tables "
-        "with onnx when it is installed (images and texts only when named: their copy gives no embedding to "
-        "log yet); null: keep the native model only.",
+        "and saved with the version; `automl.load` and `automl serve` then answer with the copy (images and "
+        "texts: it also gives the embedding the invoke log keeps). auto: onnx when it is installed (a model it "
+        "cannot export, such as a fine-tuned network or TF-IDF, keeps its native form; a backbone's first "
+        "conversion is held back from the search's time); null: keep the native model only.",
         default="auto",
     )
     export_options: Dict[str, Any] = _help(

@@ -4,8 +4,8 @@ A run that exported its model keeps the copy in the version's ``export/`` folder
 exporter's report in the metadata (``exported`` is True only when the copy agreed with the native
 model on the check rows). Loading such a version gives an ``ExportedModel``: the copy answers
 ``predict_proba``, and the native model still says what the inputs are (its views' schema) and
-how probabilities become labels (its threshold). Tables only for now: an image or text copy gives
-no embedding, and the server logs the embedding of those tasks, so they answer natively.
+how probabilities become labels (its threshold). An image or text copy also gives the backbone
+embedding the server logs (an export made before it did answers natively and says why).
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ class ExportedModel:
     def predict_proba(self, inputs: Any) -> np.ndarray:
         return np.asarray(self.runtime.predict_proba(inputs), dtype=np.float64)
 
-    def predict_proba_and_embedding(self, inputs: Any) -> tuple[np.ndarray, None]:
-        return self.predict_proba(inputs), None
+    def predict_proba_and_embedding(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and the logged backbone embedding (None for tables), in one pass."""
+        if not hasattr(self.runtime, "predict_proba_and_embedding"):
+            return self.predict_proba(inputs), None
+        proba, embedding = self.runtime.predict_proba_and_embedding(inputs)
+        return np.asarray(proba, dtype=np.float64), None if embedding is None else np.asarray(embedding, np.float32)
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         return np.asarray(self.native.decide(proba))
@@ -64,8 +68,12 @@ def planned_runtime(meta: BundleMeta) -> RuntimeChoice:
         return RuntimeChoice(NATIVE, "not exported")
     if not report.get("exported"):
         return RuntimeChoice(NATIVE, f"export failed its check: {report.get('reason') or 'no reason given'}")
-    if meta.task != TABULAR_TASK:
-        return RuntimeChoice(NATIVE, "exported copies of image and text models give no embedding to log")
+    if meta.task != TABULAR_TASK and not report.get("embedding"):
+        return RuntimeChoice(
+            NATIVE,
+            "its export has no embedding output for the invoke log (an older automl-onnx made it): "
+            "run the recipe again to re-export",
+        )
     return RuntimeChoice(str(report.get("exporter") or "exported"), "its export passed its check")
 
 

@@ -64,6 +64,45 @@ def _as_dict(report: Any) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
 
+def cache_dir(workspace: Path) -> Path:
+    """Where exporters keep what later exports reuse (converted backbone networks)."""
+    return workspace / "cache" / "exports"
+
+
+def _exporter(checked: CheckedRecipe, plugins: Plugins) -> Any:
+    spec = plugins.registries["exporter"].get(str(checked.recipe.deploy.export))
+    assert spec.factory is not None
+    return spec.factory(checked.export_options)
+
+
+def expected_export_s(
+    checked: CheckedRecipe,
+    plugins: Plugins,
+    views: dict[str, Any],
+    workspace: Path,
+    forward_rates: dict[str, float] | None = None,
+) -> float:
+    """The seconds an export may take beyond the usual reserve, for a model over any of ``views``:
+    what the exporter expects for itself (``expected_seconds``, e.g. converting a backbone the first
+    time; none without it), plus its check, which runs the native model and the copy over
+    ``deploy.export_check_rows`` examples: two passes at the slowest backbone's ``forward_rates``
+    (examples/s). The run holds them back from its search so the export ends within the budget."""
+    recipe = checked.recipe
+    if recipe.deploy.export is None:
+        return 0.0
+    rates = [rate for rate in (forward_rates or {}).values() if rate > 0]
+    check_s = 2 * recipe.deploy.export_check_rows / min(rates) if rates else 0.0
+    try:
+        exporter = _exporter(checked, plugins)
+        if not hasattr(exporter, "expected_seconds"):
+            return check_s
+        return check_s + float(exporter.expected_seconds(list(views.values()), cache_dir(workspace)))
+    except Exception as err:  # noqa: BLE001 - an estimate must not stop the run; the export says more
+        name = checked.recipe.deploy.export
+        print(f"warning: the {name} exporter could not estimate its time: {err}", file=sys.stderr)
+        return check_s
+
+
 def export_model(
     checked: CheckedRecipe,
     plugins: Plugins,
@@ -72,24 +111,30 @@ def export_model(
     folds: np.ndarray,
     run_dir: Path,
     log: TextIO | None = None,
+    workspace: Path | None = None,
+    seconds_left: float | None = None,
 ) -> ExportOutcome | None:
     """Run the recipe's exporter on ``model``, checked on ``deploy.export_check_rows`` examples of
-    the first fold; None when the recipe asks for no export. An exporter whose ``export`` declares
-    ``labels`` and ``metric`` also gets those examples' class indices and the recipe's metric (e.g.
-    to bound a quantized model's change in that metric)."""
+    the first fold; None when the recipe asks for no export. An exporter's ``export`` gets, where
+    it declares them: ``labels`` and ``metric`` (those examples' class indices and the recipe's
+    metric, e.g. to bound a quantized model's change in that metric), ``cache_dir`` (the
+    workspace's export cache) and ``seconds_left`` (what the time budget leaves; None: no limit)."""
     recipe = checked.recipe
     name = recipe.deploy.export
     if name is None:
         return None
     chosen = check_rows(folds, recipe.deploy.export_check_rows, recipe.seed)
     inputs, labels = check_inputs(table, chosen), table.y[chosen]
-    spec = plugins.registries["exporter"].get(name)
-    assert spec.factory is not None
     folder = run_dir / "export"
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        exporter = spec.factory(checked.export_options)
-        offered = {"labels": labels, "metric": plugins.metrics.get(recipe.eval.metric)}
+        exporter = _exporter(checked, plugins)
+        offered = {
+            "labels": labels,
+            "metric": plugins.metrics.get(recipe.eval.metric),
+            "cache_dir": None if workspace is None else cache_dir(workspace),
+            "seconds_left": seconds_left,
+        }
         extra = _optional_arguments(exporter.export, offered)
         report = _as_dict(exporter.export(model, inputs, folder, **extra))
     except Exception as err:  # an exporter's bug must not lose the trained model: report it
@@ -111,5 +156,8 @@ def export_model(
         )
         print(f"exported with {name}" + (f": {detail}" if detail else ""), file=log or sys.stderr)
         return ExportOutcome(report, folder)
-    print(f"warning: not exported with {name}: {report.get('reason') or 'no reason given'}", file=log or sys.stderr)
+    # deploy.export: auto tries every model; one it cannot export is expected there, not a warning
+    by_default = checked.defaults is not None and "deploy.export" in checked.defaults.filled
+    prefix = "note: kept native, not exported" if by_default else "warning: not exported"
+    print(f"{prefix} with {name}: {report.get('reason') or 'no reason given'}", file=log or sys.stderr)
     return ExportOutcome(report, None)

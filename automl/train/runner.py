@@ -52,7 +52,7 @@ from automl.search.retrain import could_retrain, plan_mode, recipe_fingerprint
 from automl.search.run_state import RunState
 from automl.search.tuner import SearchOutcome, run_search
 from automl.train.annotations import with_annotations
-from automl.train.export import export_model
+from automl.train.export import expected_export_s, export_model
 from automl.train.gate import GateReport, judge, production_backbones
 from automl.train.registration import register_winner
 from automl.train.summary import PhaseTimes, RunSummary, budget_report, run_summary
@@ -307,6 +307,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
             if use_ray:
                 warm_driver()
             prepared = preparing.result()
+            deadline.hold(expected_export_s(checked, plugins, prepared.view_objects, workspace, prepared.forward_rates))
             choice = choose_configs(plan, checked, plugins, prepared, len(table), log, deadline.search_seconds())
             outcome = _search(
                 checked, plugins, prepared, table, folds, run_dir, choice, metric, deadline, progress_stream
@@ -329,7 +330,10 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
     else:
         notes.append("feature importance skipped: it would not end within search.time_budget_s")
         print(f"note: {notes[-1]}", file=log)
-    exported, export_s = _timed(export_model, checked, plugins, model, table, folds, run_dir, log)
+    seconds_left = None if recipe.search.time_budget_s is None else deadline.remaining()
+    exported, export_s = _timed(
+        export_model, checked, plugins, model, table, folds, run_dir, log, workspace, seconds_left
+    )
 
     (report, gate_s) = _timed(
         _gate, checked, plugins, workspace, prepared, table, folds, winner, model, outcome, metric

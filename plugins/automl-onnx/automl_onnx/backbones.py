@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from automl_onnx.graph import FLOAT, INT64, GraphBuilder, Unsupported
+from automl_onnx.network_cache import NetworkCache, first_conversion_seconds
 
 OUTPUT = "automl_backbone_embedding"  # unlikely to clash with a name inside the network
 
@@ -40,6 +41,21 @@ def kind_of(embedder: Any) -> str:
     if hasattr(embedder, "model") and hasattr(embedder, "tokenizer") and hasattr(embedder, "pooling"):
         return "text"
     raise Unsupported(f"the embedder {type(embedder).__name__} has no ONNX export (image: timm, text: transformers)")
+
+
+def network_key(cache: NetworkCache, embedder: Any, opset: int) -> str | None:
+    """The cache key of ``embedder``'s converted network (None: not cached)."""
+    kind = kind_of(embedder)
+    detail = kind if kind == "image" else f"text:{embedder.pooling}:{bool(embedder.normalize)}"
+    return cache.key(getattr(embedder, "identity", None), detail, opset)
+
+
+def conversion_seconds(cache: NetworkCache, embedder: Any, opset: int) -> float:
+    """What converting ``embedder``'s network would cost now: nothing when it is cached, else the
+    first conversion's estimate."""
+    if cache.seconds(network_key(cache, embedder, opset)) is not None:
+        return 0.0
+    return first_conversion_seconds(embedder.model)
 
 
 def _torch_export(
@@ -86,9 +102,11 @@ def _torch_export(
     raise Unsupported(f"torch.onnx could not export the backbone: {' / '.join(errors)}")
 
 
-def image_backbone(g: GraphBuilder, embedder: Any, input_name: str, hint: str) -> tuple[str, int, dict[str, Any]]:
-    """Adds input ``input_name`` (N, 3, H, W) and the network; returns the embedding value, its
-    width and the input's description for the sidecar."""
+def image_backbone(
+    g: GraphBuilder, embedder: Any, input_name: str, hint: str, cache: NetworkCache
+) -> tuple[str, int, dict[str, Any]]:
+    """Adds input ``input_name`` (N, 3, H, W) and the network (converted, or from ``cache``);
+    returns the embedding value, its width and the input's description for the sidecar."""
     import torch
 
     config = dict(embedder.data_config)
@@ -104,7 +122,10 @@ def image_backbone(g: GraphBuilder, embedder: Any, input_name: str, hint: str) -
 
     module = Embed(embedder.model).eval()
     example = torch.zeros(2, channels, height, width)
-    network = _torch_export(module, (example,), ["pixels"], {"pixels": {0: "batch"}}, g.opsets[""])
+    key = network_key(cache, embedder, g.opsets[""])
+    network = cache.network(
+        key, lambda: _torch_export(module, (example,), ["pixels"], {"pixels": {0: "batch"}}, g.opsets[""])
+    )
     pixels = g.input(input_name, FLOAT, [None, channels, height, width])
     outputs = g.splice(network, {"pixels": pixels}, hint)
     dim = int(embedder.dim) if hasattr(embedder, "dim") else None
@@ -120,10 +141,11 @@ def image_backbone(g: GraphBuilder, embedder: Any, input_name: str, hint: str) -
 
 
 def text_backbone(
-    g: GraphBuilder, embedder: Any, prefix: str, hint: str, folder: Path
+    g: GraphBuilder, embedder: Any, prefix: str, hint: str, folder: Path, cache: NetworkCache
 ) -> tuple[str, int, list[dict[str, Any]]]:
     """Adds inputs ``{prefix}input_ids`` and ``{prefix}attention_mask`` (N, L) and the encoder with
-    its pooling; the tokenizer is saved under ``folder / f"{prefix}tokenizer"``."""
+    its pooling (converted, or from ``cache``); the tokenizer is saved under
+    ``folder / f"{prefix}tokenizer"``."""
     import torch
 
     pooling, normalize = embedder.pooling, bool(embedder.normalize)
@@ -150,7 +172,10 @@ def text_backbone(
     args = (encoded["input_ids"], encoded["attention_mask"])
     module = Encode(embedder.model).eval()
     dynamic = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
-    network = _torch_export(module, args, ["input_ids", "attention_mask"], dynamic, g.opsets[""])
+    key = network_key(cache, embedder, g.opsets[""])
+    network = cache.network(
+        key, lambda: _torch_export(module, args, ["input_ids", "attention_mask"], dynamic, g.opsets[""])
+    )
     tokenizer_dir = f"{prefix}tokenizer"
     embedder.tokenizer.save_pretrained(str(folder / tokenizer_dir))
     ids = g.input(f"{prefix}input_ids", INT64, [None, None])

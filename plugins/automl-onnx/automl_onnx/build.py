@@ -3,7 +3,10 @@ a backbone network), each member's estimator, the members' weighted average, and
 
 Outputs: ``probabilities`` ``(N, K)`` float32 in the order of ``model.classes``, and ``label``
 ``(N,)`` int64, the class index: for a binary model with a decision threshold, 1 where
-P(class 1) >= threshold, else the argmax (the native ``FittedModel.predict_index``).
+P(class 1) >= threshold, else the argmax (the native ``FittedModel.predict_index``). An image or
+text model also outputs ``embedding`` ``(N, D)`` float32: the backbone embedding of the view the
+native model logs (``FittedModel.logged_view``), which the server keeps in the invoke log for drift
+monitoring and review.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import onnx
 
 from automl_onnx.estimators import aligned, describe, estimator_proba, skl2onnx_proba
 from automl_onnx.graph import DOUBLE, FLOAT, INT64, GraphBuilder, Unsupported
+from automl_onnx.network_cache import NetworkCache
+from automl_onnx.runtime import EMBEDDING
 
 
 @dataclass
@@ -39,13 +44,15 @@ def _view_kind(view: Any) -> str:
     return type(view).__name__
 
 
-def build_graph(model: Any, opset: int, folder: Path) -> Built:
-    """Raises :class:`Unsupported` (one line, naming the member) for what cannot be exported."""
+def build_graph(model: Any, opset: int, folder: Path, cache: NetworkCache | None = None) -> Built:
+    """Raises :class:`Unsupported` (one line, naming the member) for what cannot be exported.
+    ``cache``: backbone networks converted by earlier exports (none: convert each)."""
+    cache = cache or NetworkCache(None)
     if not model.members:
         raise Unsupported("the model has no members")
     n_classes = len(model.classes)
     g = GraphBuilder(opset)
-    g.reserve("probabilities", "label")
+    g.reserve("probabilities", "label", EMBEDDING)
     used = list(dict.fromkeys(m.view for m in model.members))
     kinds = {}
     for key in used:
@@ -72,6 +79,7 @@ def build_graph(model: Any, opset: int, folder: Path) -> Built:
 
     # Views: what each member's estimator reads (table columns, or an embedding matrix).
     sources: dict[str, _Source] = {}
+    embeddings: dict[str, tuple[str, int]] = {}  # view key -> the backbone's float32 embedding, width
     described: list[dict[str, Any]] = []
     if input_kind == "table":
         from automl_onnx.tabular import add_table_inputs
@@ -88,13 +96,14 @@ def build_graph(model: Any, opset: int, folder: Path) -> Built:
             embedder = model.views[key].embedder
             if input_kind == "image":
                 name = "pixels" if len(used) == 1 else f"pixels_{i}"
-                value, dim, spec = image_backbone(g, embedder, name, f"backbone{i}")
+                value, dim, spec = image_backbone(g, embedder, name, f"backbone{i}", cache)
                 described.append(spec)
             else:
                 prefix = "" if len(used) == 1 else f"b{i}_"
-                value, dim, specs = text_backbone(g, embedder, prefix, f"backbone{i}", folder)
+                value, dim, specs = text_backbone(g, embedder, prefix, f"backbone{i}", folder, cache)
                 described.extend(specs)
-            sources[key] = _Source(g, matrix=(g.cast(value, DOUBLE, "embedding"), dim))
+            embeddings[key] = (value, dim)
+            sources[key] = _Source(g, matrix=(g.cast(value, DOUBLE, "embedding_double"), dim))
 
     # Members: probabilities over all classes, as doubles, weighted.
     weighted = []
@@ -110,6 +119,15 @@ def build_graph(model: Any, opset: int, folder: Path) -> Built:
     total = g.op("Sum", weighted, "proba") if len(weighted) > 1 else weighted[0]
     g.output(g.cast(total, FLOAT), "probabilities", FLOAT, [None, n_classes])
     g.output(_label(g, total, model.threshold, n_classes), "label", INT64, [None])
+    outputs = {
+        "probabilities": f"float32 (N, {n_classes}), columns in the order of classes",
+        "label": "int64 (N,), the class index with the threshold applied",
+    }
+    logged = model.logged_view()
+    if logged is not None and logged in embeddings:
+        value, dim = embeddings[logged]
+        g.output(value, EMBEDDING, FLOAT, [None, dim or None])
+        outputs[EMBEDDING] = f"float32 (N, {dim}), the embedding of view {logged} (what the invoke log keeps)"
 
     meta = {
         "format": "automl-onnx",
@@ -119,10 +137,7 @@ def build_graph(model: Any, opset: int, folder: Path) -> Built:
         "threshold": model.threshold,
         "input_kind": input_kind,
         "inputs": described,
-        "outputs": {
-            "probabilities": f"float32 (N, {n_classes}), columns in the order of classes",
-            "label": "int64 (N,), the class index with the threshold applied",
-        },
+        "outputs": outputs,
         "members": members_meta,
         "opset": dict(g.opsets),
     }

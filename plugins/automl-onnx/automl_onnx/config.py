@@ -87,6 +87,8 @@ class ExportReport:
     seconds: float = 0.0
     native_ms_per_row: Optional[float] = None
     onnx_ms_per_row: Optional[float] = None
+    embedding: bool = False  # the graph also outputs the backbone embedding the invoke log keeps
+    embedding_max_abs_diff: Optional[float] = None  # max |e_onnx - e_native| over the check rows
     bytes: Optional[int] = None
     quantized: bool = False  # True when model.onnx is the quantized graph
     quantized_report: Optional[QuantizationReport] = None

@@ -15,10 +15,12 @@ import numpy as np
 import onnx
 
 from automl.plugins.api import decide
+from automl_onnx.backbones import conversion_seconds, kind_of
 from automl_onnx.build import build_graph
 from automl_onnx.config import ExportReport, OnnxExportConfig, QuantizationReport
 from automl_onnx.graph import Unsupported
-from automl_onnx.runtime import SIDECAR, OnnxModel
+from automl_onnx.network_cache import NetworkCache
+from automl_onnx.runtime import EMBEDDING, SIDECAR, OnnxModel
 
 MODEL_FILE = "model.onnx"
 FLOAT_FILE = "model.float.onnx"  # the float graph, kept beside a quantized model.onnx
@@ -31,7 +33,7 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0][:300]}" if text else type(err).__name__
 
 
-def _timed(fn: Callable[[], Any], budget_s: float = 1.0, runs: int = 3) -> tuple[Any, float]:
+def _timed(fn: Callable[[], Any], budget_s: float = 0.5, runs: int = 3) -> tuple[Any, float]:
     """The first run's result and the fastest run's seconds (up to ``runs`` runs, fewer once
     ``budget_s`` is spent: a loaded machine makes single timings noisy)."""
     out, best, spent = None, float("inf"), 0.0
@@ -103,6 +105,14 @@ class OnnxExporter:
 
         return OnnxModel(folder, threads=threads)
 
+    def expected_seconds(self, views: Any, cache_dir: Path | None = None) -> float:
+        """The seconds an export over ``views`` (a model's views: table columns or backbone
+        embeddings) may add beyond a table's: converting a backbone not yet in ``cache_dir``. A
+        run holds them back from its search so the export ends within the time budget."""
+        cache = NetworkCache(cache_dir)
+        costs = [conversion_seconds(cache, e, self.config.opset) for e in _embedders(views)]
+        return max(costs, default=0.0)
+
     def export(
         self,
         model: Any,
@@ -111,12 +121,16 @@ class OnnxExporter:
         *,
         labels: Any = None,
         metric: Any = None,
+        cache_dir: Path | None = None,
+        seconds_left: float | None = None,
     ) -> ExportReport:
         """Export ``model`` (an ``automl.model.fitted.FittedModel``) into ``folder``; ``inputs`` are held-out
         raw inputs (a DataFrame of rows, or image paths / texts) to check agreement and time it.
         ``labels`` (their class indices) and ``metric`` (a ``MetricSpec``, default accuracy) make
-        the quantization tolerance a bound on the metric's change. Never raises for a model that
-        cannot be exported: the report says why."""
+        the quantization tolerance a bound on the metric's change. ``cache_dir`` keeps converted
+        backbone networks for later exports; ``seconds_left`` (the run's time budget) skips a
+        backbone conversion that would not end within it. Never raises for a model that cannot be
+        exported: the report says why."""
         started = time.perf_counter()
         cfg = self.config
         folder = Path(folder)
@@ -128,8 +142,17 @@ class OnnxExporter:
         n = len(inputs)
         if n == 0:
             return report(False, "no check rows were given, so the export could not be checked")
+        used = [model.views[key] for key in dict.fromkeys(m.view for m in model.members)]
+        needed = self.expected_seconds(used, cache_dir)
+        if seconds_left is not None and needed > seconds_left:
+            return report(
+                False,
+                f"converting the backbone takes about {needed:.0f} s the first time, more than the "
+                f"{max(seconds_left, 0):.0f} s search.time_budget_s leaves; a run with a larger budget exports it "
+                "(later runs reuse the converted backbone)",
+            )
         try:
-            built = build_graph(model, cfg.opset, folder)
+            built = build_graph(model, cfg.opset, folder, NetworkCache(cache_dir))
         except Unsupported as err:
             return report(False, str(err))
         path = folder / MODEL_FILE
@@ -144,11 +167,14 @@ class OnnxExporter:
         except Exception as err:
             return report(False, f"onnxruntime cannot load the exported graph: {_first_line(err)}", **common)
 
+        embeds = runtime.has_embedding
+        names = ("probabilities", "label", EMBEDDING) if embeds else ("probabilities", "label")
         warm = _head(inputs, min(n, 8))
         model.predict_proba(warm)
-        runtime.run(warm)
-        native, native_s = _timed(lambda: np.asarray(model.predict_proba(inputs), dtype=np.float64))
-        (proba, label), onnx_s = _timed(lambda: runtime.run(inputs))
+        runtime.outputs(warm, names)
+        (native, native_embedding), native_s = _timed(lambda: _native(model, inputs, embeds))
+        onnx_out, onnx_s = _timed(lambda: runtime.outputs(inputs, names))
+        proba, label = onnx_out[0], onnx_out[1]
         native_label = decide(native, model.threshold)
         diff = float(np.abs(proba - native).max())
         same = float(np.mean(label == native_label))
@@ -159,6 +185,7 @@ class OnnxExporter:
             "rows_checked": n,
             "native_ms_per_row": round(1000 * native_s / n, 4),
             "onnx_ms_per_row": round(1000 * onnx_s / n, 4),
+            "embedding": embeds,
         }
         if diff > cfg.atol or flips.any():
             reason = (
@@ -166,6 +193,15 @@ class OnnxExporter:
                 f"{diff:.2e} (atol {cfg.atol:g}), same label on {same:.1%}"
             )
             return report(False, reason, **common, **measured)
+        if embeds:
+            scale = max(1.0, float(np.abs(native_embedding).max()))
+            measured["embedding_max_abs_diff"] = float(np.abs(onnx_out[2] - native_embedding).max())
+            if measured["embedding_max_abs_diff"] > cfg.atol * scale:
+                reason = (
+                    f"the ONNX graph's embedding disagrees with the native model's on {n} check rows: max |e_onnx - "
+                    f"e_native| {measured['embedding_max_abs_diff']:.2e} (atol {cfg.atol:g} x {scale:.3g})"
+                )
+                return report(False, reason, **common, **measured)
         quantized = None
         if cfg.quantize != "none":
             checked = _Checked(inputs, native, native_label, proba, measured["onnx_ms_per_row"], model.threshold)
@@ -262,6 +298,29 @@ class OnnxExporter:
             kept = False
             reason += ": slower than the float graph, so not kept (keep_slower: true keeps it for its size)"
         return done(kept, reason, **fields)
+
+
+def _embedders(views: Any) -> list[Any]:
+    """The backbone embedders among ``views`` that this exporter converts."""
+    from automl.plugins.api import EmbeddingView
+
+    found = []
+    for view in views:
+        if isinstance(view, EmbeddingView):
+            try:
+                kind_of(view.embedder)
+            except Unsupported:
+                continue
+            found.append(view.embedder)
+    return found
+
+
+def _native(model: Any, inputs: Any, embeds: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The native model's probabilities, and its logged embedding when the graph has one to check."""
+    if not embeds:
+        return np.asarray(model.predict_proba(inputs), dtype=np.float64), None
+    proba, embedding = model.predict_proba_and_embedding(inputs)
+    return np.asarray(proba, dtype=np.float64), np.asarray(embedding, dtype=np.float32)
 
 
 def _score(metric: Any, y: np.ndarray, proba: np.ndarray, threshold: float | None) -> float:

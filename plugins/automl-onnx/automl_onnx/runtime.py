@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 SIDECAR = "model.json"
+EMBEDDING = "embedding"  # the output holding the logged backbone embedding (image and text graphs)
 
 
 class OnnxModel:
@@ -38,6 +39,7 @@ class OnnxModel:
         self.classes: list[str] = list(self.meta["classes"])
         self.threshold: float | None = self.meta.get("threshold")
         self.batch_size = batch_size
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self._tokenizers: dict[str, Any] = {}
 
     # --- inputs ---------------------------------------------------------------------------------
@@ -127,38 +129,64 @@ class OnnxModel:
         items = list(inputs)
         return [items[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
 
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the graph outputs the backbone embedding the native model logs (image and text
+        models exported since the ``embedding`` output was added)."""
+        return EMBEDDING in self.output_names
+
     def run(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities ``(N, K)`` (float64) and class indices ``(N,)`` (threshold applied).
+        """Probabilities ``(N, K)`` (float64) and class indices ``(N,)`` (threshold applied)."""
+        proba, label = self.outputs(inputs, ("probabilities", "label"))
+        return proba, label
+
+    def outputs(self, inputs: Any, names: tuple[str, ...]) -> list[np.ndarray]:
+        """The graph's outputs ``names`` for ``inputs``, batch by batch, in the order given.
 
         Texts run sorted by length (as the native embedder batches them), so a batch pads to
         texts of like length; the results come back in the order given."""
         if self.meta["input_kind"] == "text" and len(inputs) > self.batch_size:
             texts = list(inputs)
             order = np.argsort([len(t) for t in texts], kind="stable")
-            proba, label = self._run_batches([texts[i] for i in order])
+            sorted_out = self._run_batches([texts[i] for i in order], names)
             back = np.empty_like(order)
             back[order] = np.arange(len(order))
-            return proba[back], label[back]
-        return self._run_batches(inputs)
+            return [values[back] for values in sorted_out]
+        return self._run_batches(inputs, names)
 
-    def _run_batches(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
-        probas, labels = [], []
+    def _run_batches(self, inputs: Any, names: tuple[str, ...]) -> list[np.ndarray]:
+        parts: list[list[np.ndarray]] = [[] for _ in names]
         for batch in self.batches(inputs):
-            proba, label = self.session.run(["probabilities", "label"], self.feeds(batch))
-            probas.append(np.asarray(proba, dtype=np.float64))
-            labels.append(np.asarray(label, dtype=np.int64).reshape(-1))
-        if not probas:
-            return np.zeros((0, len(self.classes))), np.zeros(0, dtype=np.int64)
-        return np.concatenate(probas), np.concatenate(labels)
+            for i, values in enumerate(self.session.run(list(names), self.feeds(batch))):
+                parts[i].append(_typed(names[i], values))
+        if not parts[0]:
+            empty = {"probabilities": np.zeros((0, len(self.classes))), "label": np.zeros(0, dtype=np.int64)}
+            return [empty.get(name, np.zeros((0, 0), dtype=np.float32)) for name in names]
+        return [np.concatenate(chunks) for chunks in parts]
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
         return self.run(inputs)[0]
+
+    def predict_proba_and_embedding(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and the logged view's embedding (None when the graph has no such output)."""
+        if not self.has_embedding:
+            return self.predict_proba(inputs), None
+        proba, embedding = self.outputs(inputs, ("probabilities", EMBEDDING))
+        return proba, embedding
 
     def predict_index(self, inputs: Any) -> np.ndarray:
         return self.run(inputs)[1]
 
     def predict(self, inputs: Any) -> list[str]:
         return [self.classes[i] for i in self.predict_index(inputs)]
+
+
+def _typed(name: str, values: Any) -> np.ndarray:
+    if name == "probabilities":
+        return np.asarray(values, dtype=np.float64)
+    if name == "label":
+        return np.asarray(values, dtype=np.int64).reshape(-1)
+    return np.asarray(values, dtype=np.float32)
 
 
 def _absent(value: Any) -> bool:

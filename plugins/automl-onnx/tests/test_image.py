@@ -67,6 +67,14 @@ def test_backbone_and_heads_export_as_one_graph(image_model, tmp_path: Path):
     assert [i.name for i in runtime.session.get_inputs()] == ["pixels"]
     np.testing.assert_allclose(runtime.predict_proba(check), model.predict_proba(check), atol=1e-4)
     assert runtime.predict(check) == [model.classes[i] for i in model.predict_index(check)]
+    # the embedding the invoke log keeps comes out of the same pass, as the native model gives it
+    assert report.embedding and report.embedding_max_abs_diff is not None
+    assert "embedding" in meta["outputs"]
+    proba, vectors = runtime.predict_proba_and_embedding(check)
+    native_proba, native_vectors = model.predict_proba_and_embedding(check)
+    assert vectors.dtype == np.float32 and vectors.shape == native_vectors.shape
+    np.testing.assert_allclose(vectors, native_vectors, atol=1e-3, rtol=1e-4)
+    np.testing.assert_allclose(proba, native_proba, atol=1e-4)
 
 
 def test_numpy_preprocessing_matches_timms_eval_transform(make_images, tmp_path: Path):
@@ -112,3 +120,39 @@ def test_static_quantization_is_kept_only_within_tolerance(image_model, tmp_path
         assert meta["quantized"] is None
         assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.onnx"]
         assert "beyond tolerance" in q.reason
+
+
+def test_a_converted_backbone_is_reused_from_the_workspace_cache(image_model, tmp_path: Path, monkeypatch):
+    import automl_onnx.backbones as backbones
+    from automl_onnx.graph import Unsupported
+
+    model, check, _ = image_model
+    cache = tmp_path / "cache"
+    exporter = OnnxExporter()
+    used = list(model.views.values())
+    assert exporter.expected_seconds(used, cache) > 0  # never converted here: the estimate
+    first = exporter.export(model, check, tmp_path / "first", cache_dir=cache)
+    assert first.exported, first.reason
+    assert exporter.expected_seconds(used, cache) == 0.0 and len(list(cache.glob("*.onnx"))) == 1
+
+    def no_conversion(*args, **kwargs):
+        raise Unsupported("converted again: the cached network should have been used")
+
+    monkeypatch.setattr(backbones, "_torch_export", no_conversion)
+    again = exporter.export(model, check, tmp_path / "again", cache_dir=cache)
+    assert again.exported, again.reason
+    np.testing.assert_array_equal(
+        OnnxModel(tmp_path / "again").predict_proba(check), OnnxModel(tmp_path / "first").predict_proba(check)
+    )
+    # a damaged entry is converted again (here: refused, so the export says why instead of crashing)
+    next(cache.glob("*.onnx")).write_bytes(b"not a graph")
+    broken = exporter.export(model, check, tmp_path / "broken", cache_dir=cache)
+    assert not broken.exported and "cached network should have been used" in broken.reason
+
+
+def test_a_backbone_conversion_past_the_time_left_is_skipped_with_the_reason(image_model, tmp_path: Path):
+    model, check, _ = image_model
+    report = OnnxExporter().export(model, check, tmp_path / "late", cache_dir=tmp_path / "cache", seconds_left=0.5)
+    assert not report.exported
+    assert "more than the 0 s search.time_budget_s leaves" in report.reason and "takes about" in report.reason
+    assert not list((tmp_path / "cache").glob("*.onnx"))

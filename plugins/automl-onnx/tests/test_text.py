@@ -67,3 +67,9 @@ def test_head_over_a_text_encoder_exports_with_its_tokenizer(tiny_bert_embedder,
     # more texts than a batch: they run sorted by length, and come back in the order given
     small = OnnxModel(tmp_path / "export", batch_size=3)
     np.testing.assert_allclose(small.predict_proba(texts), model.predict_proba(texts), atol=1e-4)
+    # the logged embedding comes out with the probabilities, in the order given
+    assert report.embedding and report.embedding_max_abs_diff <= 1e-4
+    proba, vectors = small.predict_proba_and_embedding(texts)
+    native_proba, native_vectors = model.predict_proba_and_embedding(texts)
+    np.testing.assert_allclose(vectors, native_vectors, atol=1e-4)
+    np.testing.assert_allclose(proba, native_proba, atol=1e-4)

@@ -49,7 +49,8 @@ def test_a_minimal_recipe_gets_the_tasks_loader_trainers_and_backbones(tmp_path:
     assert text.recipe.data.loader == "text_table"
     assert text.recipe.search.backbones == ["all_minilm_l6_v2"]  # hf_local needs a path: not a default
     assert "tfidf_linear" in text.recipe.search.trainers and "logistic_regression" not in text.recipe.search.trainers
-    assert set(text.defaults.filled) == {"data.loader", "search.trainers", "search.backbones"}
+    assert set(text.defaults.filled) == {"data.loader", "search.trainers", "search.backbones", "deploy.export"}
+    assert text.recipe.deploy.export == "onnx"  # deploy.export: auto exports every task with onnx when installed
 
     images = tmp_path / "images"
     (images / "a").mkdir(parents=True)
@@ -117,6 +118,12 @@ def test_the_deadline_counts_from_the_start_and_keeps_a_reserve():
     assert Deadline(30.0, time.monotonic() - 40).search_seconds() == MIN_SEARCH_S
     free = Deadline(None)
     assert free.remaining() == math.inf and free.search_seconds() is None and free.fits(1e9)
+    # a known cost after the search (a backbone's first export) is held back from it
+    before = deadline.search_seconds()
+    deadline.hold(8.0)
+    assert deadline.search_seconds() == pytest.approx(before - 8.0, abs=0.1)
+    free.hold(8.0)
+    assert free.search_seconds() is None
 
 
 def test_early_stop_waits_for_every_pair_then_stops_without_gain():

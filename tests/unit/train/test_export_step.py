@@ -20,7 +20,7 @@ from automl.plugins.api import ComponentSpec, hookimpl
 from automl.plugins.manager import build_plugins
 from automl.registry.store import ModelStore
 from automl.testing import specs_of
-from automl.train.export import check_inputs, check_rows, export_model
+from automl.train.export import cache_dir, check_inputs, check_rows, expected_export_s, export_model
 
 
 @dataclass
@@ -115,6 +115,16 @@ def test_export_outcomes(plugins, small_csv: Path, tmp_path: Path, capsys, mode:
         assert "warning: not exported with fake" in capsys.readouterr().err
 
 
+def test_a_model_auto_cannot_export_is_a_note_not_a_warning(plugins, small_csv: Path, tmp_path: Path, capsys) -> None:
+    recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export=auto"])
+    checked = check_recipe(recipe, build_plugins())  # the installed exporters: onnx
+    assert checked.recipe.deploy.export == "onnx"
+    outcome = export_model(checked, build_plugins(), object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path)
+    assert outcome is not None and not outcome.report["exported"]
+    err = capsys.readouterr().err
+    assert "note: kept native, not exported with onnx" in err and "warning" not in err
+
+
 def test_no_exporter_no_export(plugins, small_csv: Path, tmp_path: Path) -> None:
     recipe = load_recipe("penguins", [f"data.path={small_csv}", "data.target=label", "deploy.export=null"])
     table = _table(["a", "b"])
@@ -159,3 +169,38 @@ def test_an_exporter_that_declares_labels_and_metric_gets_them(plugins, small_cs
     checked = _checked(measuring, small_csv)
     export_model(checked, measuring, object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path)
     assert list(seen["labels"]) == [0, 1] and seen["metric"].name == checked.recipe.eval.metric  # type: ignore[union-attr,call-overload]
+
+
+def test_an_exporter_gets_the_workspace_cache_and_the_time_left(plugins, small_csv: Path, tmp_path: Path) -> None:
+    seen: dict[str, object] = {}
+
+    class Budgeted(FakeExporter):
+        def expected_seconds(self, views, cache):  # type: ignore[no-untyped-def]
+            seen.update(views=views, cache=cache)
+            return 7.5
+
+        def export(self, model, inputs, folder, *, cache_dir=None, seconds_left=None):  # type: ignore[no-untyped-def,override]
+            seen.update(cache_dir=cache_dir, seconds_left=seconds_left)
+            return super().export(model, inputs, folder)
+
+    class BudgetedPlugin:
+        @hookimpl
+        def register_exporters(self, register: Callable[[ComponentSpec], None]) -> None:
+            (spec,) = specs_of(ExporterPlugin(), "register_exporters")
+            register(dataclasses.replace(spec, factory=Budgeted))
+
+    budgeted = build_plugins(extra=[BudgetedPlugin()])
+    checked = _checked(budgeted, small_csv)
+    ws = tmp_path / "ws"
+    assert expected_export_s(checked, budgeted, {"backbone:x": "view"}, ws) == 7.5
+    # plus the check: the native model and the copy over the check rows, at the slowest backbone's rate
+    rows = checked.recipe.deploy.export_check_rows
+    rates = {"fast": 400.0, "slow": 100.0}
+    assert expected_export_s(checked, budgeted, {"backbone:x": "view"}, ws, rates) == pytest.approx(
+        7.5 + 2 * rows / 100
+    )
+    assert seen == {"views": ["view"], "cache": cache_dir(ws)}
+    export_model(checked, budgeted, object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path, None, ws, 12.0)
+    assert seen["cache_dir"] == ws / "cache" / "exports" and seen["seconds_left"] == 12.0
+    # an exporter without the estimate costs nothing extra; no export asked: nothing either
+    assert expected_export_s(_checked(plugins, small_csv), plugins, {}, ws) == 0.0
