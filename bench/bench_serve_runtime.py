@@ -1,21 +1,28 @@
-"""Served latency and throughput of the ``income`` model: its ONNX export (``automl serve``'s
-default, ``runtime=auto``) against its native model (``runtime=native``), side by side.
+"""Served latency and throughput of one model under different serving settings, side by side:
+by default its ONNX export (``automl serve``'s default, ``runtime=auto``) against its native model
+(``runtime=native``); ``--side`` names other settings (``--side w1:workers=1 --side w2:workers=2``).
 
-Two servers run at once on copies of one workspace (LitServe, one inference worker each, invoke
-logging on, as ``automl serve`` runs). The load comes from a separate client process
-(``bench_serve.py --client``): C threads, each with one keep-alive connection, one row per request
-(real adult-income rows), ``--warmup`` unmeasured seconds, then ``--seconds`` measured. Segments
-alternate between the two servers for each client count, ``--pairs`` times; medians over pairs.
-Every answer's ``runtime`` is checked in a last call to each server.
+Each side is a server (LitServe, invoke logging on, as ``automl serve`` runs) on its own copy of
+the workspace (one invoke writer per workspace), all running at once. ``--floor WS:MODEL`` adds
+one more: the same server with a trivial model (a logistic regression over the same rows), to show
+how much of each request is the server's own. The load comes from a separate client process
+(``bench_serve.py --client``): C threads, each with one keep-alive connection, one input per
+request (adult-income rows for tables, SMS messages for texts, pet photos for images),
+``--warmup`` unmeasured seconds, then ``--seconds`` measured. Segments alternate between the sides
+for each client count, ``--pairs`` times; medians over pairs. Each side's ``runtime`` is read
+from an answer.
 
     .venv/bin/python bench/bench_serve_runtime.py --workspace WS --clients 1,8,64 --pairs 3
+    .venv/bin/python bench/bench_serve_runtime.py --workspace WS --model dog_classifier --kind image
 
-WS holds an ``income`` model with a passing export (``bench_predict_latency.py`` leaves one).
+WS holds the model with a passing export (``bench_predict_latency.py`` leaves an ``income`` one).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import json
 import shutil
 import statistics
@@ -39,18 +46,32 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult_income" 
 CLIENT = Path(__file__).resolve().parent / "bench_serve.py"
 
 
-def bodies(folder: Path, n: int = 500) -> Path:
-    rows = pd.read_csv(DATA).drop(columns=["income", "fnlwgt"]).sample(n, random_state=0)
-    records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
+def bodies(folder: Path, kind: str, n: int = 500) -> Path:
+    """One input per request body: income rows (tables), SMS messages or pet photos."""
+    if kind == "tabular":
+        rows = pd.read_csv(DATA).drop(columns=["income", "fnlwgt"]).sample(n, random_state=0)
+        records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
+        texts = [json.dumps({"inputs": [r]}, default=str) for r in records]
+    else:
+        from bench_serve import request_bodies
+
+        texts = request_bodies(kind, min(n, 100), seed=0)
     path = folder / "bodies.json"
-    path.write_text(json.dumps([json.dumps({"inputs": [r]}, default=str) for r in records]))
+    path.write_text(json.dumps(texts))
     return path
 
 
-def segment(port: int, key: str, body_file: Path, clients: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def sample_input(body_file: Path, kind: str) -> list[Any]:
+    first = json.loads(json.loads(body_file.read_text())[0])["inputs"]
+    return [base64.b64decode(first[0])] if kind == "image" else first
+
+
+def segment(
+    port: int, model: str, key: str, body_file: Path, clients: int, args: argparse.Namespace, tmp: Path
+) -> dict[str, Any]:
     spec = {
         "port": port,
-        "model": "income",
+        "model": model,
         "key": key,
         "bodies": str(body_file),
         "clients": clients,
@@ -76,39 +97,56 @@ def segment(port: int, key: str, body_file: Path, clients: int, args: argparse.N
     }
 
 
+def parse_side(text: str) -> tuple[str, dict[str, str]]:
+    """``LABEL:key=value,key=value`` -> the label and ``automl serve`` options."""
+    label, _, options = text.partition(":")
+    return label, dict(item.split("=", 1) for item in options.split(",") if item)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--model", default="income")
+    parser.add_argument("--kind", choices=("tabular", "text", "image"), default="tabular")
+    parser.add_argument("--side", action="append", help="LABEL:key=value,... (default: onnx and native runtimes)")
+    parser.add_argument("--floor", help="WS:MODEL, a trivial model served the same way (tables)")
     parser.add_argument("--clients", default="1,8,64")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-runtime-"))
-    key = KeyStore(args.workspace).add("income", "bench")[1]
-    body_file = bodies(tmp)
+    body_file = bodies(tmp, args.kind)
     clients = [int(c) for c in args.clients.split(",")]
-    results: dict[str, dict[int, list[dict[str, Any]]]] = {"onnx": {}, "native": {}}
+    sides = [parse_side(text) for text in args.side or ["onnx:runtime=auto", "native:runtime=native"]]
+    plan: list[tuple[str, Path, str, dict[str, str]]] = []
+    for i, (label, options) in enumerate(sides):
+        ws = args.workspace if i == 0 else tmp / f"ws-{label}"  # one invoke writer per workspace
+        if i:
+            shutil.copytree(args.workspace, ws, ignore=shutil.ignore_patterns("invokes"))
+        plan.append((label, ws, args.model, options))
+    if args.floor:
+        floor_ws, floor_model = args.floor.rsplit(":", 1)
+        plan.append(("floor", Path(floor_ws), floor_model, {}))
+    results: dict[str, dict[int, list[dict[str, Any]]]] = {label: {} for label, *_ in plan}
     runtimes: dict[str, str] = {}
-    twin = tmp / "ws-native"  # one invoke writer per workspace: the native server logs to a copy
-    shutil.copytree(args.workspace, twin, ignore=shutil.ignore_patterns("invokes"))
-    with (
-        LocalServer.start(args.workspace, ["income"], tmp / "onnx.log", runtime="auto") as fast,
-        LocalServer.start(twin, ["income"], tmp / "native.log", runtime="native") as slow,
-    ):
-        servers = {"onnx": fast, "native": slow}
-        sample = json.loads(json.loads(body_file.read_text())[0])["inputs"]
-        for side, server in servers.items():
-            runtimes[side] = Client(server.url, api_key=key).predict("income", sample)[0].runtime
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for label, ws, model, options in plan:
+            key = KeyStore(ws).add(model, "bench")[1]
+            server = stack.enter_context(LocalServer.start(ws, [model], tmp / f"{label}.log", **options))
+            servers[label] = (server, model, key)
+            answer = Client(server.url, api_key=key).predict(model, sample_input(body_file, args.kind))[0]
+            runtimes[label] = answer.runtime
         for c in clients:
             for _ in range(args.pairs):
-                for side, server in servers.items():
-                    results[side].setdefault(c, []).append(segment(server.port, key, body_file, c, args, tmp))
+                for label, (server, model, key) in servers.items():
+                    results[label].setdefault(c, []).append(segment(server.port, model, key, body_file, c, args, tmp))
                     time.sleep(0.2)
-        for server in servers.values():
+        for server, _, _ in servers.values():
             server.stop()
     table = {}
-    for side, by_clients in results.items():
+    for label, by_clients in results.items():
         for c, segs in by_clients.items():
             row = {
                 "req_per_s": round(statistics.median(s["req_per_s"] for s in segs), 1),
@@ -117,10 +155,11 @@ def main() -> None:
                 "errors": sum(s["errors"] for s in segs),
                 "error_kinds": [s["error_kinds"] for s in segs if s["error_kinds"]],
             }
-            table[f"{side} {c} client(s)"] = row
-            print(f"{side:<7} {c:>3} client(s): {row}")
+            table[f"{label} {c} client(s)"] = row
+            print(f"{label:<7} {c:>3} client(s): {row}", flush=True)
     print(f"runtime answering: {runtimes}")
-    write_result("serve_runtime", args, ("automl", "onnxruntime", "litserve"), {"runtimes": runtimes, "table": table})
+    body = {"model": args.model, "sides": {label: options for label, _, _, options in plan}, "runtimes": runtimes}
+    write_result(f"serve_runtime_{args.model}", args, ("automl", "onnxruntime", "litserve"), {**body, "table": table})
 
 
 if __name__ == "__main__":

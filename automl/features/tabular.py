@@ -50,8 +50,34 @@ class FeatureSchema:
                 out[c] = values.astype("float64")
             else:
                 col = frame[c]
+                if pd.api.types.is_numeric_dtype(col):  # numbers given for a category (and NaN)
+                    col = col.map(category_text)
                 out[c] = np.where(col.isna(), np.nan, col.astype(str)).astype(object)
         return out
+
+    def canonical_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Row dicts with each category given as a number written as :func:`category_text`
+        writes it, so a row means the same as a one-row DataFrame of it, whatever the other rows
+        hold (a DataFrame turns 94110 into 94110.0 when another row of the column is null)."""
+        categorical = [c for c in self.categorical if any(not isinstance(r.get(c), str | None) for r in rows)]
+        if not categorical:
+            return rows
+        return [{**row, **{c: category_text(row.get(c)) for c in categorical}} for row in rows]
+
+
+def category_text(value: Any) -> str | None:
+    """A category's text: a string as given; a number as written without a float's ``.0`` when
+    it is whole (94110 and 94110.0 are both "94110", as the CSV the model learnt from wrote it);
+    None for missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
 
 
 def make_preprocessor(

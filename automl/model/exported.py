@@ -42,7 +42,17 @@ class ExportedModel:
         return str(self.native.task)
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
+        if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict):
+            inputs = self._canonical(inputs)
         return np.asarray(self.runtime.predict_proba(inputs), dtype=np.float64)
+
+    def _canonical(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Row dicts whose categories given as numbers read as the native model reads them."""
+        for view in self.native.views.values():
+            schema = getattr(view, "schema", None)
+            if schema is not None:
+                rows = schema.canonical_rows(rows)
+        return rows
 
     def predict_proba_and_embedding(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities and the logged backbone embedding (None for tables), in one pass."""

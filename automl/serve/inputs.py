@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from automl.features.tabular import category_text
+
 TABULAR = "tabular_classification"
 TEXT = "text_classification"
 IMAGE = "image_classification"
@@ -52,16 +54,20 @@ def check_rows(inputs: Sequence[Any], schema: TabularSchema) -> list[dict[str, A
         missing = [c for c in schema.columns if c not in row]
         if missing:
             raise InputError(f"input {i}: missing feature column(s) {', '.join(missing)}")
+        checked = {}
         for c in schema.columns:
             value = row[c]
-            if value is None:
-                continue
-            if c in schema.numeric:
+            if value is not None and c in schema.numeric:
                 if not _is_number(value) or not math.isfinite(value):
                     raise InputError(f"input {i} column {c}: expected a number or null, got {value!r}")
-            elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            elif value is not None and (not isinstance(value, str | int | float) or isinstance(value, bool)):
                 raise InputError(f"input {i} column {c}: expected a string, number or null, got {type(value).__name__}")
-        rows.append({c: row[c] for c in schema.columns})
+            elif value is not None and not isinstance(value, str):
+                # a category given as a number: its text, the same whatever the other rows hold
+                # (and whichever runtime answers)
+                value = category_text(value)
+            checked[c] = value
+        rows.append(checked)
     return rows
 
 

@@ -3,6 +3,7 @@ version's own decision rule (``Predictor.labels``, as ``Predictor.predict`` does
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,11 @@ class Output:
 class ModelCache:
     """Loaded versions by (name, version), least recently used dropped beyond ``size``."""
 
-    def __init__(self, workspace: str | Path, size: int = 8, runtime: str = "auto") -> None:
+    def __init__(self, workspace: str | Path, size: int = 8, runtime: str = "auto", workers: int = 1) -> None:
         self.workspace = str(workspace)
         self.size = size
         self.runtime = runtime
+        self.workers = workers
         self._cache: OrderedDict[tuple[str, int], Any] = OrderedDict()
 
     def get(self, name: str, version: int) -> Any:
@@ -45,13 +47,27 @@ class ModelCache:
             self._cache.move_to_end(key)
             return self._cache[key]
         from automl.model.predictor import load
+        from automl.registry.store import ModelStore
 
-        # One runtime thread per call: a server answers many requests at once, each on one core.
-        predictor = load(f"{name}:{version}", workspace=self.workspace, runtime=self.runtime, threads=1)
+        task = ModelStore(Path(self.workspace)).meta(name, version).task
+        threads = serving_threads(task, self.workers)
+        predictor = load(f"{name}:{version}", workspace=self.workspace, runtime=self.runtime, threads=threads)
         self._cache[key] = predictor
         while len(self._cache) > self.size:
             self._cache.popitem(last=False)
         return predictor
+
+
+def serving_threads(task: str, workers: int, cores: int | None = None) -> int:
+    """The exported runtime's threads per call in a server with ``workers`` inference workers.
+
+    A table's graph answers a row in well under a millisecond: one thread, since handing a call to
+    a thread pool costs more than it saves (and the front process needs a core). A backbone's
+    forward pass is tens of milliseconds of matrix work that splits across cores: the machine's
+    cores shared among the workers."""
+    if task == TABULAR:
+        return 1
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
 
 
 def predict(predictor: Any, inputs: list[Any]) -> Output:

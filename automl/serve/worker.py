@@ -16,7 +16,7 @@ from automl.serve.predict import ModelCache, predict
 class WorkerModels:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self.cache = ModelCache(config.workspace, runtime=config.runtime)
+        self.cache = ModelCache(config.workspace, runtime=config.runtime, workers=config.workers)
 
     def setup(self) -> None:
         from automl.registry.store import ModelStore

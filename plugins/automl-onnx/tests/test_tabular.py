@@ -209,3 +209,44 @@ def test_a_graph_that_disagrees_is_not_an_export(table3, tmp_path: Path):
     assert not report.exported
     assert report.reason.startswith("the ONNX graph disagrees with the native model on 60 check rows")
     assert report.max_abs_diff > 1e-4 and report.rows_checked == 60
+
+
+def test_a_category_given_as_a_number_reads_the_same_in_both_runtimes_and_any_batch(fit_trainer, tmp_path: Path):
+    """A zip-code column learnt as text ("94110"): a caller sends it as a JSON number, next to a row
+    where it is null. A DataFrame of those rows makes it 94110.0; both runtimes must still read
+    "94110", as they do for the row alone."""
+    import pandas as pd
+
+    from automl.features.tabular import FeatureSchema, category_text
+    from automl.features.views import TabularView
+    from automl.model.exported import ExportedModel
+    from automl.model.fitted import FittedModel
+    from automl.plugins.components import TrainContext
+
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.integers(0, 2, n)
+    zips = np.array(["94110", "10001", "60601"])[(y + rng.integers(0, 2, n)) % 3].astype(object)
+    frame = pd.DataFrame({"zip": zips, "size": rng.normal(size=n) + y})
+    schema = FeatureSchema.infer(frame)
+    assert schema.categorical == ("zip",)
+    ctx = TrainContext("tabular_classification", 2, 0, schema.numeric, schema.categorical)
+    member = FittedMember(FEATURES_VIEW, fit_trainer("logistic_regression", {}, ctx, schema.coerce(frame), y), 1.0)
+    native = FittedModel("tabular_classification", ["a", "b"], {FEATURES_VIEW: TabularView(schema)}, [member])
+    report = OnnxExporter().export(native, frame.head(40), tmp_path)
+    assert report.exported, report.reason
+    exported = ExportedModel(native, OnnxModel(tmp_path))
+    rows = [{"zip": 94110, "size": 0.1}, {"zip": None, "size": 0.1}, {"zip": 94110.0, "size": 0.1}]
+    alone = native.predict_proba(pd.DataFrame([{"zip": "94110", "size": 0.1}]))
+    for model in (native, exported):
+        batch = model.predict_proba(pd.DataFrame(rows)) if model is native else model.predict_proba(rows)
+        np.testing.assert_allclose(batch[0], alone[0], atol=1e-6)
+        np.testing.assert_allclose(batch[2], alone[0], atol=1e-6)
+    assert [category_text(v) for v in (94110, 94110.0, 94110.5, "094110", None, float("nan"))] == [
+        "94110",
+        "94110",
+        "94110.5",
+        "094110",
+        None,
+        None,
+    ]

@@ -16,7 +16,7 @@ from automl.registry.rollout import RolloutState
 from automl.serve.config import ServeConfig, check_models
 from automl.serve.inputs import InputError, TabularSchema, check_rows, check_texts, decode_images
 from automl.serve.metrics import Metrics
-from automl.serve.predict import predict
+from automl.serve.predict import predict, serving_threads
 from automl.serve.records import make_records
 from automl.serve.routing import PINNED, pick, pinned
 from automl.store.invokes.record import ROUTES
@@ -45,6 +45,9 @@ def test_rows_are_checked_and_never_become_nan() -> None:
     for row in bad:
         with pytest.raises(InputError):
             check_rows([row], SCHEMA)
+    # a category given as a number becomes its text, the same in any batch and either runtime
+    rows = [{"age": 1, "city": 94110}, {"age": 1, "city": None}, {"age": 1, "city": 94110.0}]
+    assert [r["city"] for r in check_rows(rows, SCHEMA)] == ["94110", None, "94110"]
 
 
 def test_texts_and_images() -> None:
@@ -161,3 +164,10 @@ def test_serve_options_are_checked_against_the_workspace(tmp_path) -> None:
     for values in bad:
         with pytest.raises(UserError):
             serve_config(Args([f"{k}={v}" for k, v in values.items()], False), tmp_path)
+
+
+def test_a_served_backbone_shares_the_cores_among_workers_and_a_table_takes_one() -> None:
+    assert serving_threads("tabular_classification", workers=1, cores=16) == 1
+    assert serving_threads("image_classification", workers=1, cores=2) == 2
+    assert serving_threads("text_classification", workers=4, cores=16) == 4
+    assert serving_threads("image_classification", workers=4, cores=2) == 1
