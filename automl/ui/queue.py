@@ -118,24 +118,32 @@ class ReviewQueue:
                 return item
         raise UserError(f"no item {item_id!r} in the review queue of {self.name}.")
 
-    def answer(self, item_id: str, label: str, reviewer: str | None = None) -> Annotation:
-        label = check_label(label)
-        if label not in self.labels:
-            raise UserError(f"label {label!r} is not one of {self.name}'s labels; add it first.")
-        item = self.item(item_id)
-        if item.status != PENDING:
-            raise Conflict(f"item {item_id} is already {item.status}; undo it first.")
+    def answer(self, answers: list[tuple[str, str | None]], reviewer: str | None = None) -> list[Annotation]:
+        """Save ``(item id, label)`` answers in order, all in one transaction or none; a label of
+        None discards the item (out of the queue without a label: ``skipped``, as ``automl
+        review next``'s ``s``). A page sends the answers given while the last were on their way
+        together."""
+        queue = {i.item_id: i for i in self.reviews.items(self.name, status=None)}
+        labels, who = self.labels, reviewer or getpass.getuser()
         at = datetime.now(timezone.utc).replace(tzinfo=None)
-        note = Annotation(item.content_id, self.name, label, reviewer or getpass.getuser(), at, "review",
-                          item.item_id, item.input_json, item.input_blob)  # fmt: skip
-        self.reviews.annotate([note])
-        return note
-
-    def discard(self, item_id: str) -> None:
-        """Out of the queue without a label (``skipped``, as ``automl review next``'s ``s``)."""
-        if self.item(item_id).status != PENDING:
-            raise Conflict(f"item {item_id} is already answered; undo it first.")
-        self.reviews.annotate([], skipped=[item_id])
+        notes, discarded, seen = [], [], set()
+        for item_id, given in answers:
+            item = queue.get(item_id)
+            if item is None:
+                raise UserError(f"no item {item_id!r} in the review queue of {self.name}.")
+            if item.status != PENDING or item_id in seen:
+                raise Conflict(f"item {item_id} is already answered; undo it first.")
+            seen.add(item_id)
+            if given is None:
+                discarded.append(item_id)
+                continue
+            label = check_label(given)
+            if label not in labels:
+                raise UserError(f"label {label!r} is not one of {self.name}'s labels; add it first.")
+            notes.append(Annotation(item.content_id, self.name, label, who, at, "review", item.item_id,
+                                    item.input_json, item.input_blob))  # fmt: skip
+        self.reviews.annotate(notes, skipped=discarded)
+        return notes
 
     def undo(self, item_id: str) -> None:
         if self.item(item_id).status == PENDING:

@@ -2,9 +2,9 @@
 
 Reads: ``GET /api/session``, ``/api/queue?model=&sort=&limit=``, ``/api/input/MODEL/ITEM`` (an
 item's image), ``/api/train?model=``. Writes (the key or its session): ``POST /api/answer``
-``{model, item_id, label}``, ``/api/discard`` and ``/api/undo`` ``{model, item_id}``,
-``/api/labels`` ``{model, label}``, ``/api/projects`` ``{name, source, labels}``, ``/api/train``
-``{model}``. Every answer is saved before the response: closing the tab loses nothing.
+``{model, item_id, label}`` or ``{model, answers: [...]}``, ``/api/discard`` and ``/api/undo``
+``{model, item_id}``, ``/api/labels`` ``{model, label}``, ``/api/projects`` ``{name, source,
+labels}``, ``/api/train`` ``{model}``. Every answer is saved before the response: closing the tab loses nothing.
 """
 
 from __future__ import annotations
@@ -132,15 +132,21 @@ def routes(ctx: UiContext) -> list[BaseRoute]:
         return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
     async def answer(request: Request) -> Response:
+        """``{model, item_id, label}``, or ``{model, answers: [{item_id, label}, ...]}`` (a label
+        of null discards), saved together."""
         body = await json_body(request)
-        name, item_id, label = _text(body, "model"), _item_id(body), _text(body, "label")
-        note = await run_in_threadpool(lambda: queue(name).answer(item_id, label, ctx.reviewer))
-        return JSONResponse({"saved": item_id, "label": note.label, "reviewer": note.reviewer})
+        name = _text(body, "model")
+        given = body.get("answers") if "answers" in body else [body]
+        if not isinstance(given, list) or not given or not all(isinstance(a, dict) for a in given):
+            raise UserError("answers: give a list of {item_id, label}")
+        answers = [(_item_id(a), None if a.get("label") is None else _text(a, "label")) for a in given]
+        notes = await run_in_threadpool(lambda: queue(name).answer(answers, ctx.reviewer))
+        return JSONResponse({"saved": [a[0] for a in answers], "labelled": len(notes)})
 
     async def discard(request: Request) -> Response:
         body = await json_body(request)
         name, item_id = _text(body, "model"), _item_id(body)
-        await run_in_threadpool(lambda: queue(name).discard(item_id))
+        await run_in_threadpool(lambda: queue(name).answer([(item_id, None)], ctx.reviewer))
         return JSONResponse({"discarded": item_id})
 
     async def undo(request: Request) -> Response:

@@ -4,8 +4,9 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const LIMIT = 50;
-  const AHEAD = 10;
+  const BATCH = 50;      // items asked for beyond those the page holds or has answered unsaved
+  const REFILL = 30;     // ask for more when fewer are held
+  const AHEAD = 20;      // images fetched and decoded ahead
   const state = {
     model: null, sort: "uncertainty", labels: [], task: null, project: false, canWrite: false,
     items: [],            // the local queue: items[0] is on screen
@@ -14,7 +15,7 @@
     images: new Map(),    // item id -> a prefetched, decoded <img>
     chain: Promise.resolve(),  // the writes, one after another
     counts: {pending: 0, reviewed: 0, skipped: 0},
-    loading: false, exhausted: false, timings: [], training: null,
+    loading: false, exhausted: false, timings: [], training: null, unsaved: 0,
   };
   window.automlReview = state;  // bench/bench_review_keys.py reads state.timings
 
@@ -31,10 +32,12 @@
     return body;
   }
 
+  // ``body`` may be a function, called when the write's turn comes (a batch still filling).
   function post(path, body) {
     const send = () => fetch(path, {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify(typeof body === "function" ? body() : body),
     }).then(async (response) => {
       const data = await response.json().catch(() => ({}));
       if (!response.ok) throw new Error(data.error || String(response.status));
@@ -42,6 +45,24 @@
     });
     const sent = state.chain.then(send);
     state.chain = sent.catch(() => {});
+    return sent;
+  }
+
+  // Answers given while earlier ones are on their way go together, in one write.
+  let batch = null;
+  function saveAnswer(item, label) {
+    if (!batch) {
+      const mine = {answers: []};
+      batch = mine;
+      mine.sent = post("/api/answer", () => {
+        if (batch === mine) batch = null;
+        return {model: state.model, answers: mine.answers};
+      });
+    }
+    batch.answers.push({item_id: item.id, label});
+    state.unsaved += 1;
+    const sent = batch.sent;
+    sent.catch(() => {}).then(() => { state.unsaved -= 1; });
     return sent;
   }
 
@@ -121,8 +142,13 @@
   function shown(t0) {
     render();
     if (t0 == null) return;
-    // After the frame that shows the item is painted.
-    requestAnimationFrame(() => setTimeout(() => state.timings.push(performance.now() - t0), 0));
+    // After the frame that shows the item is painted, its image loaded (if it was not yet).
+    const record = () => state.timings.push(performance.now() - t0);
+    requestAnimationFrame(() => setTimeout(() => {
+      const image = $("input").querySelector("img");
+      if (image && !image.complete) image.addEventListener("load", record, {once: true});
+      else record();
+    }, 0));
   }
 
   function failed(item, error) {
@@ -147,15 +173,12 @@
       state.done.add(item.id);
       state.counts.pending -= 1;
       state.counts[action === "label" ? "reviewed" : "skipped"] += 1;
-      const sent = action === "label"
-        ? post("/api/answer", {model: state.model, item_id: item.id, label})
-        : post("/api/discard", {model: state.model, item_id: item.id});
-      sent.catch((error) => failed(item, error));
+      saveAnswer(item, action === "label" ? label : null).catch((error) => failed(item, error));
     }
     state.history.push({item, action, label});
     shown(t0);
-    if (state.items.length < AHEAD) refill();
-    else prefetch();
+    if (state.items.length < REFILL) refill();
+    prefetch();
   }
 
   function undo(t0) {
@@ -181,15 +204,16 @@
     state.loading = true;
     const model = state.model;
     try {
-      await state.chain;  // the server has every answer given so far
-      const url = `/api/queue?model=${encodeURIComponent(model)}&sort=${encodeURIComponent(state.sort)}&limit=${LIMIT}`;
+      // Answers still on their way come back as pending: ask for that many more, and drop them.
+      const limit = Math.min(200, state.items.length + state.unsaved + BATCH);
+      const url = `/api/queue?model=${encodeURIComponent(model)}&sort=${encodeURIComponent(state.sort)}&limit=${limit}`;
       const data = await getJSON(url);
       if (model !== state.model) return;
       const known = new Set(state.items.map((i) => i.id));
       for (const item of data.items) {
         if (!state.done.has(item.id) && !known.has(item.id)) state.items.push(item);
       }
-      state.exhausted = data.items.length < LIMIT;
+      state.exhausted = data.items.length < limit;
       state.counts = data.counts;
       state.task = data.task;
       state.project = data.project;

@@ -62,8 +62,9 @@ def test_reads_are_open_on_loopback_and_writes_need_the_key(workspace: Path, pro
         assert c.post(path, json={}).status_code == 401
     assert len(pending(c)) == 7  # nothing was written
     saved = c.post("/api/answer", json=body, headers={"X-Automl-Key": KEY})
-    assert saved.status_code == 200 and saved.json()["reviewer"] == "tester"
+    assert saved.status_code == 200 and saved.json()["labelled"] == 1
     note = ReviewStore(workspace).annotations("notes")[0]
+    assert note.reviewer == "tester"
     assert (note.label, note.source, note.item_id, json.loads(note.input_json or "")) == (
         "ham", "review", items[0]["id"], "message number 0",
     )  # fmt: skip
