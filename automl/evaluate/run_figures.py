@@ -38,15 +38,18 @@ def history_figure(board: list[BoardRow], metric: str, higher: bool) -> str:
         for r in failed:
             ax.axvline(r.order, color="#999999", linestyle=":", linewidth=1)
         ax.plot([], [], color="#999999", linestyle=":", label="failed")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (configuration order)")
     ax.set_ylabel(plain(metric))
     ax.legend(loc="best", fontsize="small")
     return png(fig)
 
 
-def _legend(ax: Any, n: int) -> None:
+def _legend(ax: Any, n: int, where: str) -> None:
     if n <= LEGEND_MAX:
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc=where, fontsize="small")
 
 
 def roc_figure(found: list[Curve]) -> str:
@@ -56,7 +59,7 @@ def roc_figure(found: list[Curve]) -> str:
         ax.plot(c.fpr, c.tpr, label=plain(f"{c.name} (AUC {c.auc:.3f})"))
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
-    _legend(ax, len(found))
+    _legend(ax, len(found), "lower right")
     return png(fig)
 
 
@@ -67,7 +70,7 @@ def pr_figure(found: list[Curve]) -> str:
         (line,) = ax.plot(c.recall, c.precision, label=plain(f"{c.name} (AP {c.average_precision:.3f})"))
         ax.axhline(c.prevalence, color=line.get_color(), linestyle=":", linewidth=1)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01))
-    _legend(ax, len(found))
+    _legend(ax, len(found), "lower left")
     return png(fig)
 
 
