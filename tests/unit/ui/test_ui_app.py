@@ -246,3 +246,46 @@ def test_training_needs_two_labels_with_two_examples(workspace: Path, project: P
     refused = c.post("/api/train", json={"model": "notes"}, headers=auth())
     assert refused.status_code == 400 and "at least 2 examples of each of two labels" in refused.json()["error"]
     assert c.get("/api/train?model=notes").json() == {"state": "idle"}
+
+
+def test_a_sampled_image_invoke_is_served_from_the_invoke_log(workspace: Path, tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    from automl.store.invokes import InvokePaths
+    from automl.store.invokes.blobs import put_blob
+    from automl.ui.projects import IMAGE
+
+    data = io.BytesIO()
+    Image.new("RGB", (6, 6), (0, 90, 0)).save(data, format="PNG")
+    key = put_blob(InvokePaths(workspace).blobs, data.getvalue())
+    save_project(workspace, Project("pets", IMAGE, ["dog", "cat"]))
+    item = QueueItem("00000000000a", "pets", 1, "inv", key, datetime(2026, 1, 1), "low_confidence", "margin 0.1",
+                     "dog", 0.55, None, key)  # fmt: skip
+    ReviewStore(workspace).add([item])
+    c, _ = client(workspace)
+    shown = pending(c, model="pets")[0]
+    assert (shown["kind"], shown["predicted"], shown["confidence"], shown["reason"]) == (
+        "image",
+        "dog",
+        0.55,
+        "margin 0.1",
+    )
+    assert c.get(shown["src"]).content == data.getvalue()
+
+
+def test_the_runs_page_links_a_run_report_and_serves_it_sandboxed(workspace: Path) -> None:
+    run = workspace / "runs" / "spam" / "20260101-000000-abcd"
+    run.mkdir(parents=True)
+    summary = {"metric": "f1_macro", "score": 0.97, "best": {"trainer": "tfidf_linear"}, "mode": "search",
+               "model": {"version": 1, "alias": "production"}}  # fmt: skip
+    (run / "summary.json").write_text(json.dumps(summary))
+    c, _ = client(workspace)
+    page = c.get("/runs").text
+    assert "0.9700" in page and "report.html" not in page  # no report written: no link
+    (run / "report.html").write_text("<html><script>1</script></html>")
+    page = c.get("/runs").text
+    assert 'href="/runs/spam/20260101-000000-abcd/report.html"' in page
+    report = c.get("/runs/spam/20260101-000000-abcd/report.html")
+    assert report.status_code == 200 and report.headers["content-security-policy"].startswith("sandbox allow-scripts")
