@@ -102,11 +102,11 @@ class Predictions:
     @property
     def confidence(self) -> np.ndarray:
         """The probability of the decided class."""
-        return self.proba[np.arange(len(self.y)), self.predicted]
+        return np.asarray(self.proba[np.arange(len(self.y)), self.predicted])
 
     @property
     def correct(self) -> np.ndarray:
-        return self.predicted == self.y
+        return np.asarray(self.predicted == self.y)
 
 
 def read_predictions(path: Path, threshold: float | None) -> Predictions:

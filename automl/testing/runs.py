@@ -30,7 +30,7 @@ def _proba(y: np.ndarray, shared: np.ndarray, signal: float, rng: np.random.Gene
     logits = shared + rng.normal(0.0, 0.5, shared.shape)
     logits[np.arange(len(y)), y] += signal
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
 def fake_trials(
