@@ -88,7 +88,7 @@ def inspect_labels(workspace: Path, recipe: str, top: int = 20) -> LabelReport:
     )  # fmt: skip
 
 
-def _run_meta(workspace: Path, recipe: str, run_id: str) -> BundleMeta | None:
+def run_meta(workspace: Path, recipe: str, run_id: str) -> BundleMeta | None:
     """The metadata of the version the run registered (None when it is gone)."""
     from automl.registry.store import ModelStore
 
@@ -101,7 +101,7 @@ def _run_meta(workspace: Path, recipe: str, run_id: str) -> BundleMeta | None:
 
 
 def _embedding_identity(workspace: Path, recipe: str, run_id: str) -> str | None:
-    meta = _run_meta(workspace, recipe, run_id)
+    meta = run_meta(workspace, recipe, run_id)
     return meta.embedding_identity if meta else None
 
 
@@ -109,7 +109,7 @@ def send_to_review(workspace: Path, report: LabelReport, plugins: Plugins) -> li
     """Queue the report's suspects for a human look (those not queued or reviewed yet). Their
     inputs come from the training data, read again through the run's recipe; a reviewed label
     becomes an annotation, which relabels the example in the next run."""
-    meta = _run_meta(workspace, report.recipe, report.run_id)
+    meta = run_meta(workspace, report.recipe, report.run_id)
     if meta is None:
         raise UserError(f"{report.recipe}: the version of run {report.run_id} is no longer registered.")
     from automl.loop.reference import training_table

@@ -57,7 +57,7 @@ def _severity(check: Check, alpha: float) -> float:
     return check.statistic / (check.threshold or 1.0)
 
 
-def _figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]:
+def figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]:
     plt = pyplot()
     figures: list[tuple[str, str]] = []
     if report.checks:
@@ -118,7 +118,7 @@ def render_html(report: DriftReport, history: pd.DataFrame) -> str:
         for c in report.checks
     )
     plots = "".join(
-        f"<h2>{esc(t)}</h2><img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in _figures(report, history)
+        f"<h2>{esc(t)}</h2><img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in figures(report, history)
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in report.notes)
     when = f" ({report.first} to {report.last} UTC)" if report.first else ""

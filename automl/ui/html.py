@@ -24,18 +24,24 @@ def nav(current: str) -> str:
     return f'<nav><b class="brand">automl</b>{links}</nav>'
 
 
-def layout(title: str, body: str) -> HTMLResponse:
+def _page(title: str, body: str, script: str | None = None) -> HTMLResponse:
+    tag = f'<script src="/static/{esc(script)}" defer></script>' if script else ""
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f'<title>{esc(title)} · automl</title><link rel=stylesheet href="/static/ui.css"></head>'
-        f"<body>{nav(title)}<main><h1>{esc(title)}</h1>{body}</main></body></html>"
+        f'<title>{esc(title)} · automl</title><link rel=stylesheet href="/static/ui.css">{tag}</head>'
+        f"<body>{nav(title)}{body}</body></html>"
     )
 
 
+def layout(title: str, body: str) -> HTMLResponse:
+    return _page(title, f"<main><h1>{esc(title)}</h1>{body}</main>")
+
+
 def static_page(name: str, title: str) -> HTMLResponse:
-    """A page shipped in ``static/`` with the navigation put in place of ``<!--nav-->``."""
-    return HTMLResponse((STATIC / name).read_text(encoding="utf-8").replace("<!--nav-->", nav(title), 1))
+    """A page's body shipped in ``static/`` (``NAME.html``), in the layout, with its script
+    ``static/NAME.js``."""
+    return _page(title, (STATIC / name).read_text(encoding="utf-8"), name.rsplit(".", 1)[0] + ".js")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:

@@ -24,6 +24,7 @@ from automl.data.content_id import bytes_content_id
 from automl.data.images import IMAGE_SUFFIXES, is_image_file
 from automl.errors import UserError
 from automl.store.reviews import QueueItem, ReviewStore
+from automl.ui.files import image_inside
 
 IMAGE, TEXT = "image_classification", "text_classification"
 POOL_SAMPLER = "unlabelled"
@@ -196,10 +197,4 @@ def create_project(
 
 def pool_file(project: Project, value: Any) -> Path | None:
     """The image file of a pool item, only when it lies inside the project's pool folder."""
-    root = project.pool_root
-    if root is None or project.task != IMAGE or not isinstance(value, str):
-        return None
-    path = Path(value).resolve()
-    if not path.is_relative_to(root.resolve()) or not is_image_file(path):
-        return None
-    return path
+    return image_inside(project.pool_root, value) if project.task == IMAGE else None

@@ -18,22 +18,20 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from automl.errors import UserError
-from automl.store.invokes import InvokePaths
-from automl.store.invokes.blobs import blob_path
 from automl.store.reviews import ReviewStore
 from automl.ui import html
 from automl.ui.access import COOKIE
+from automl.ui.files import blob_file, image_response
 from automl.ui.projects import create_project, load_project, pool_file, project_names, queue_pool
 from automl.ui.queue import ReviewQueue, queue_names
 from automl.ui.server import UiContext, error, json_body
 from automl.ui.training import TrainJob, score_pool
 
 _ID = re.compile(r"^[0-9a-f]{12}$")
-_BLOB = re.compile(r"^[0-9a-f]{32}$")
 log = logging.getLogger(__name__)
 
 
@@ -117,19 +115,12 @@ def routes(ctx: UiContext) -> list[BaseRoute]:
             if found is None:
                 return None
             if found.input_blob:
-                return (
-                    blob_path(InvokePaths(ctx.workspace).blobs, found.input_blob)
-                    if _BLOB.match(found.input_blob)
-                    else None
-                )
+                return blob_file(ctx.workspace, found.input_blob)
             project = load_project(ctx.workspace, name) if name in project_names(ctx.workspace) else None
             value = json.loads(found.input_json) if found.input_json else None
             return pool_file(project, value) if project else None
 
-        path = await run_in_threadpool(find)
-        if path is None or not path.is_file():
-            return error(404, "no image for this item (or its file lies outside the project's folder)")
-        return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+        return image_response(await run_in_threadpool(find))
 
     async def answer(request: Request) -> Response:
         """``{model, item_id, label}``, or ``{model, answers: [{item_id, label}, ...]}`` (a label

@@ -52,6 +52,7 @@ PAGES = [
     Page("/review", "Review", "automl.ui.review_routes"),
     Page("/models", "Models", "automl.ui.catalog"),
     Page("/runs", "Runs", "automl.ui.catalog"),
+    Page("/explorer", "Explorer", "automl.ui.explorer"),
 ]
 
 
