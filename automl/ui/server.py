@@ -53,6 +53,7 @@ PAGES = [
     Page("/models", "Models", "automl.ui.catalog"),
     Page("/runs", "Runs", "automl.ui.catalog"),
     Page("/explorer", "Explorer", "automl.ui.explorer"),
+    Page("/monitoring", "Monitoring", "automl.ui.monitoring"),
 ]
 
 
