@@ -71,7 +71,9 @@ def inspect_labels(workspace: Path, recipe: str, top: int = 20) -> LabelReport:
     index = {c: i for i, c in enumerate(classes)}
     given = oof["label"].astype(str).map(index).to_numpy()
     scores = get_label_quality_scores(given, proba, method="self_confidence")
-    flagged = set(find_label_issues(given, proba, filter_by="prune_by_noise_rate").nonzero()[0].tolist())
+    # One process: a pool forked from a threaded caller (the pages' server) can hang.
+    issues = find_label_issues(given, proba, filter_by="prune_by_noise_rate", n_jobs=1)
+    flagged = set(issues.nonzero()[0].tolist())
     suggested = proba.argmax(axis=1)
 
     def suspect(i: int) -> Suspect:

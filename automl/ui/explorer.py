@@ -141,7 +141,7 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in dict(value).items()}
-    return json.dumps(clean, indent=1, sort_keys=True, default=str)
+    return json.dumps(clean, sort_keys=True, default=str)
 
 
 def _number(value: Any) -> float | None:
