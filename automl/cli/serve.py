@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from automl.cli.args import Args
 from automl.errors import UserError
-from automl.serve.config import DEFAULT_BACKEND, ServeConfig, check_served
+from automl.serve.config import DEFAULT_BACKEND, ServeConfig, auto_workers, check_served
 
 DAY_S = 86_400.0
 
@@ -58,7 +59,7 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
         models=names,
         host=args.get("host") or "127.0.0.1",
         port=whole("port", 8000, 1, 65535),
-        workers=whole("workers", 1, 1, 64),
+        workers=served_workers(args, workspace, names, whole),
         max_inflight=whole("max_inflight", 64, 1, 100_000),
         timeout_s=seconds("timeout_s", 30.0),
         grace_s=seconds("grace_s", 60.0),
@@ -67,6 +68,21 @@ def serve_config(args: Args, workspace: Path) -> ServeConfig:
         backend=args.get("backend") or DEFAULT_BACKEND,
         runtime=runtime,
     )
+
+
+def served_workers(args: Args, workspace: Path, names: tuple[str, ...], whole: Any) -> int:
+    """``workers``: a number, or ``auto`` (the default): sized from the machine and the served
+    models' tasks (``automl.serve.config.auto_workers``)."""
+    if args.get("workers") not in (None, "auto"):
+        return int(whole("workers", 1, 1, 64))
+    from automl.registry.store import ModelStore
+
+    store = ModelStore(workspace)
+    tasks = []
+    for name in names:
+        version = store.rollout(name).production
+        tasks.append(store.meta(name, version).task if version is not None else "")
+    return auto_workers(tasks)
 
 
 def cmd_serve(args: Args, sub: list[str]) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,22 @@ from automl.errors import UserError
 DEFAULT_BACKEND = "litserve"
 ROUTE_KEY_HEADER = "X-Route-Key"
 """The header whose value pins a caller to one side of a canary split (a stable hash of it)."""
+
+
+MAX_AUTO_WORKERS = 4  # each worker holds every served model: memory grows with them
+
+
+def auto_workers(tasks: Collection[str], cores: int | None = None) -> int:
+    """``workers=auto``, from the machine and what is served. Tables only: one worker, since a
+    table's graph answers in a fraction of a millisecond and the front process is the bottleneck
+    (``income`` on 2 cores, 8 clients: 622 req/s with one worker, 485 with two). A backbone: one
+    worker per core (at most ``MAX_AUTO_WORKERS``), each call on one thread (``dog_classifier``
+    on 2 cores, one client: 63 req/s and p50 15 ms with two one-thread workers, 42 req/s and 26 ms
+    with one two-thread worker; bench/README.md). Dynamic batching gained nothing on these CPUs
+    (a batch of 8 images cost as much per image as one) and is not used."""
+    if all(task == "tabular_classification" for task in tasks):
+        return 1
+    return max(1, min(MAX_AUTO_WORKERS, cores or os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ from automl.cli.args import Args
 from automl.cli.serve import serve_config
 from automl.errors import UserError
 from automl.registry.rollout import RolloutState
-from automl.serve.config import ServeConfig, check_models
+from automl.serve.config import MAX_AUTO_WORKERS, ServeConfig, auto_workers, check_models
 from automl.serve.inputs import InputError, TabularSchema, check_rows, check_texts, decode_images
 from automl.serve.metrics import Metrics
 from automl.serve.predict import predict, serving_threads
@@ -158,7 +159,17 @@ def test_serve_options_are_checked_against_the_workspace(tmp_path) -> None:
     values = {"model": "m", "port": "9000", "timeout_s": "2.5", "grace_s": "5", "max_inputs": "8"}
     config = serve_config(Args([f"{k}={v}" for k, v in values.items()], False), tmp_path)
     assert (config.port, config.timeout_s, config.grace_s, config.max_inputs) == (9000, 2.5, 5.0, 8)
+    assert config.workers == 1  # workers=auto: a table model's server is front-bound, one worker
+    assert serve_config(Args(["model=m", "workers=auto"], False), tmp_path).workers == 1
+    assert serve_config(Args(["model=m", "workers=3"], False), tmp_path).workers == 3
+    store.register("img", {"a": "model"}, {"task": "image_classification", "classes": ["a", "b"]})
+    promote(store, "img", 1)
+    both = serve_config(Args(["models=[m,img]"], False), tmp_path)
+    assert both.workers == auto_workers(["image_classification"]) == min(MAX_AUTO_WORKERS, os.cpu_count() or 1)
+    backbone = ["text_classification"]
+    assert (auto_workers(backbone, 1), auto_workers(backbone, 2), auto_workers(backbone, 64)) == (1, 2, 4)
     bad = [{"model": "nope"}, {"model": "m", "port": "0"}, {"model": "m", "timeout_s": "-1"},
+           {"model": "m", "workers": "0"}, {"model": "m", "workers": "many"},
            {"model": "m", "grace_s": "abc"}, {"model": "m", "max_inputs": "0"}, {"models": "[]"},
            {}, {"model": "m", "models": "[m]"}, {"model": "m", "colour": "red"}]  # fmt: skip
     for values in bad:
