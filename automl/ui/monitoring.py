@@ -9,6 +9,8 @@ report's helper), as ``data:`` images, so the page needs no script.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +145,25 @@ def rollout_section(store: ModelStore, name: str, state: RolloutState) -> str:
     return _section("Rollout", "".join(parts))
 
 
+DRIFT_TTL_S = 30.0  # a page reload within this reuses the drift section (monitor() embeds and tests)
+_drift_cache: dict[tuple[str, str], tuple[float, str]] = {}
+_drift_lock = threading.Lock()
+
+
 def drift_section(workspace: Path, name: str) -> str:
+    """The drift section, computed at most once per ``DRIFT_TTL_S`` per model: ``monitor`` may
+    embed the recent inputs and run its tests, too slow to repeat on every reload."""
+    key = (str(workspace), name)
+    with _drift_lock:
+        cached = _drift_cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < DRIFT_TTL_S:
+            return cached[1]
+        html = _drift_section(workspace, name)
+        _drift_cache[key] = (time.monotonic(), html)
+        return html
+
+
+def _drift_section(workspace: Path, name: str) -> str:
     from automl.loop.monitor import monitor
     from automl.loop.report import figures, verdict
     from automl.loop.windows import invoke_history

@@ -111,3 +111,16 @@ def test_a_model_without_invokes_or_reviews_says_what_is_missing(workspace: Path
     for said in ("no invokes of m logged yet", "no rollout running; production is v1", "no reviewed invokes of m yet",
                  "0 invokes of m: too few to compare"):  # fmt: skip
         assert said in page.text, said
+
+
+def test_the_drift_section_is_computed_once_per_ttl(tmp_path, monkeypatch) -> None:
+    from automl.ui import monitoring
+
+    calls: list[str] = []
+    monkeypatch.setattr(monitoring, "_drift_section", lambda ws, name: calls.append(name) or f"<p>{len(calls)}</p>")
+    monkeypatch.setattr(monitoring, "_drift_cache", {})
+    first = monitoring.drift_section(tmp_path, "m")
+    assert monitoring.drift_section(tmp_path, "m") == first and calls == ["m"]
+    monitoring.drift_section(tmp_path, "other")
+    monkeypatch.setattr(monitoring, "DRIFT_TTL_S", 0.0)
+    assert monitoring.drift_section(tmp_path, "m") != first and calls == ["m", "other", "m"]
