@@ -182,3 +182,17 @@ def test_a_served_backbone_shares_the_cores_among_workers_and_a_table_takes_one(
     assert serving_threads("image_classification", workers=1, cores=2) == 2
     assert serving_threads("text_classification", workers=4, cores=16) == 4
     assert serving_threads("image_classification", workers=4, cores=2) == 1
+
+
+def test_a_served_native_backbone_runs_on_the_workers_threads() -> None:
+    from automl.features.views import EmbeddingView
+    from automl.model.exported import ExportedModel
+    from automl.model.fitted import FittedModel
+    from automl.serve.predict import _limit_backbone_threads
+
+    embedder = SimpleNamespace(num_threads=None)
+    native = FittedModel("text_classification", ["a", "b"], {"backbone:x": EmbeddingView(embedder)}, [])
+    _limit_backbone_threads(native, 1)
+    assert embedder.num_threads == 1
+    _limit_backbone_threads(ExportedModel(native, runtime=None), 3)
+    assert embedder.num_threads == 3
