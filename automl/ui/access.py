@@ -3,7 +3,8 @@
 Reads on loopback are open; bound anywhere else, every page needs the key too. A write (any
 POST) needs the key: in an ``Authorization: Bearer KEY`` or ``X-Automl-Key`` header, or a session
 cookie (HttpOnly, SameSite=Strict) that the one-time login link printed at start opened, or that
-``POST /login`` with the key opened. The key is ``$AUTOML_UI_KEY`` when set (required to bind
+``POST /login`` with the key opened (``GET /login`` serves the form that posts it). A session ends
+``SESSION_S`` after it opened, on the server as on the cookie. The key is ``$AUTOML_UI_KEY`` when set (required to bind
 elsewhere than loopback), else made at each start and never written anywhere.
 """
 
@@ -14,6 +15,8 @@ import ipaddress
 import os
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 KEY_ENV = "AUTOML_UI_KEY"
@@ -36,8 +39,9 @@ class Access:
     key: str
     loopback: bool
     login_token: str | None = field(default_factory=lambda: secrets.token_urlsafe(24))
-    sessions: set[str] = field(default_factory=set)
+    sessions: dict[str, float] = field(default_factory=dict)  # session -> when it ends (``clock``)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    clock: Callable[[], float] = time.monotonic
 
     @classmethod
     def for_host(cls, host: str, key: str | None = None) -> Access:
@@ -60,7 +64,9 @@ class Access:
     def open_session(self) -> str:
         session = secrets.token_urlsafe(32)
         with self.lock:
-            self.sessions.add(session)
+            now = self.clock()
+            self.sessions = {s: end for s, end in self.sessions.items() if end > now}  # the ended ones go
+            self.sessions[session] = now + SESSION_S
         return session
 
     def use_login_token(self, token: str | None) -> str | None:
@@ -76,8 +82,15 @@ class Access:
         return self.open_session() if good else None
 
     def has_session(self, session: str | None) -> bool:
+        """Whether ``session`` was opened here and has not ended (``SESSION_S``)."""
+        if not session:
+            return False
         with self.lock:
-            return bool(session) and session in self.sessions
+            end = self.sessions.get(session)
+            if end is not None and end <= self.clock():
+                del self.sessions[session]
+                end = None
+            return end is not None
 
     def write_refusal(self, headers: dict[str, str], cookies: dict[str, str]) -> str | None:
         """Why a request may not write (None: it may)."""

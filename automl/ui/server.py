@@ -13,19 +13,21 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from automl.errors import UserError
-from automl.ui.access import COOKIE, SESSION_S, Access
+from automl.ui.access import COOKIE, SESSION_S, Access, is_loopback
 from automl.ui.queue import Conflict, Score
 
 STATIC = Path(__file__).parent / "static"
@@ -90,14 +92,16 @@ class Guard(BaseHTTPMiddleware):
     def refusal(self, request: Request) -> Response | None:
         access = self.ctx.access
         host = (request.headers.get("host") or "").rsplit(":", 1)[0]
-        if access.loopback and host not in ("127.0.0.1", "localhost", "[::1]"):
-            return error(403, f"host {host!r} refused: the pages answer on 127.0.0.1 only")
+        if access.loopback and not is_loopback(host):
+            return error(403, f"host {host!r} refused: the pages answer on a loopback address only")
         path = request.url.path
         if path.startswith("/static/") or path == "/login":
             return None
         headers, cookies = dict(request.headers), request.cookies
         if request.method in READS:
             reason = access.read_refusal(headers, cookies)
+            if reason is not None and not path.startswith("/api/"):
+                return RedirectResponse("/login", status_code=303)  # a page: its sign-in form
             return None if reason is None else error(401, reason)
         origin = request.headers.get("origin")
         if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
@@ -106,20 +110,39 @@ class Guard(BaseHTTPMiddleware):
         return None if reason is None else error(401 if "needs" in reason else 403, reason)
 
 
+LOGIN_FORM = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in · automl</title>"
+    '<link rel=stylesheet href="/static/ui.css"></head><body><main><h1>Sign in</h1>{said}'
+    "<form class=bar method=post action=/login><label>Key <input name=key type=password autocomplete=off "
+    "required></label><button type=submit>Sign in</button></form></main></body></html>"
+)
+
+
+def login_form(said: str = "", status: int = 200) -> HTMLResponse:
+    """The sign-in form: it posts the key to ``/login`` (no script)."""
+    return HTMLResponse(LOGIN_FORM.format(said=f"<p class=why>{escape(said)}</p>" if said else ""), status)
+
+
 async def login(request: Request) -> Response:
-    """``GET /login?token=``: the one-time link; ``POST /login`` with ``{"key": KEY}``: the key.
-    Either opens a session cookie and goes to the review page."""
+    """``GET /login?token=``: the one-time link; ``GET /login``: the sign-in form; ``POST /login``
+    with the key (``{"key": KEY}``, or the form's ``key=``). Each opens a session cookie and goes to
+    the review page."""
     access: Access = request.app.state.ctx.access
     if request.method == "POST":
-        body = await json_body(request)
-        key = body.get("key")
+        form = "application/x-www-form-urlencoded" in request.headers.get("content-type", "")
+        if form:
+            key: Any = parse_qs((await request.body()).decode("utf-8", "replace")).get("key", [""])[0]
+        else:
+            key = (await json_body(request)).get("key")
         session = access.open_session() if isinstance(key, str) and access.key_matches(key) else None
         if session is None:
-            return error(403, "the key is wrong")
+            return login_form("The key is wrong.", 403) if form else error(403, "the key is wrong")
+    elif "token" not in request.query_params:
+        return login_form()
     else:
         session = access.use_login_token(request.query_params.get("token"))
         if session is None:
-            return error(403, "this login link was used already or is wrong; restart automl ui for a new one")
+            return login_form("This login link was used already or is wrong: sign in with the key.", 403)
     response = RedirectResponse("/review", status_code=303)
     response.set_cookie(COOKIE, session, max_age=SESSION_S, httponly=True, samesite="strict", path="/")
     return response
