@@ -92,10 +92,15 @@ def _compact(value: Any, limit: int = 140) -> Html:
     return Html(f"<span title='{esc(text)}'>{esc(shown)}</span>")
 
 
-def _is_winner(row: BoardRow, best: dict[str, Any]) -> bool:
-    return row.trainer == best.get("trainer") and json.dumps(row.params, sort_keys=True, default=str) == json.dumps(
-        best.get("params"), sort_keys=True, default=str
-    )
+def _config(trainer: Any, backbone: Any, params: Any) -> tuple[str, str, str]:
+    return str(trainer), str(backbone or ""), json.dumps(params, sort_keys=True, default=str)
+
+
+def _winner(board: list[BoardRow], best: dict[str, Any]) -> int | None:
+    """The leaderboard row the run refit: the first whose trainer, backbone and params are the
+    summary's ``best`` (rank order: the refit may choose a cheaper row than rank 1)."""
+    wanted = _config(best.get("trainer"), best.get("backbone"), best.get("params"))
+    return next((i for i, r in enumerate(board) if _config(r.trainer, r.backbone, r.params) == wanted), None)
 
 
 def _leaderboard(board: list[BoardRow], summary: dict[str, Any]) -> str:
@@ -104,8 +109,9 @@ def _leaderboard(board: list[BoardRow], summary: dict[str, Any]) -> str:
     export = summary.get("export") or {}
     native, onnx = export.get("native_ms_per_row"), export.get("onnx_ms_per_row")
     rows = []
-    for r in board:
-        winner = _is_winner(r, best)
+    chosen = _winner(board, best)
+    for i, r in enumerate(board):
+        winner = i == chosen
         predict = "-"
         if winner and native is not None:
             predict = f"{native:.3f}" + (f" (ONNX {onnx:.3f})" if onnx is not None else "")

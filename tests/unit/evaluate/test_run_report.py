@@ -114,3 +114,26 @@ def test_the_run_records_its_report_and_a_broken_one_is_only_a_warning(tmp_path:
     log = io.StringIO()
     assert _with_report(summary, run_dir, log) == summary and summary.report is None
     assert log.getvalue().startswith("warning: no report.html: ") and log.getvalue().count("\n") == 1
+
+
+def test_one_winner_when_two_backbones_share_a_trainer_and_params(tmp_path: Path):
+    import csv
+
+    run_dir = tmp_path / "runs" / "dogs" / "r"
+    fake_run(run_dir, classes=("dog", "cat"), examples=60, trials=4)
+    path = run_dir / "leaderboard.csv"
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["candidate"] != "ensemble"]
+    for i, r in enumerate(rows):  # the same head on two backbones: only the backbone tells them apart
+        r.update(trainer="linear_head", backbone=("resnet18", "vit_b16")[i % 2], params="{}")
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["best"] = {"trainer": "linear_head", "backbone": "vit_b16", "params": {}}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    board = render_run_report(run_dir).split("<section id='leaderboard'>")[1].split("</section>")[0]
+    assert board.count("(winner)") == 1
+    winner_row = next(r for r in board.split("<tr>") if "(winner)" in r)
+    assert f"<b>{rows[1]['candidate']}</b>" in winner_row and "vit_b16" in winner_row
