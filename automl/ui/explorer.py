@@ -56,6 +56,7 @@ class RunData:
     meta: BundleMeta | None
     inputs: dict[str, Any] | None = None  # example id -> text or row, read again when first shown
     notes: list[str] = field(default_factory=list)
+    scored: bool = True  # False: the label-quality scores wait for a run in progress (built again)
 
     @property
     def data_root(self) -> Path | None:
@@ -73,36 +74,55 @@ def check_model(name: str) -> str:
     return name
 
 
+SUMMARY = "summary.json"  # written after oof.parquet: a run counts once it is there
+
+
+def finished_run(workspace: Path, recipe: str) -> Path | None:
+    """The newest run folder of ``recipe`` with its ``summary.json`` (a run still being written,
+    its out-of-fold file perhaps half there, does not count yet)."""
+    found = sorted(p.parent for p in (workspace / "runs" / recipe).glob(f"*/{SUMMARY}"))
+    found = [d for d in found if (d / "oof.parquet").is_file()]
+    return found[-1] if found else None
+
+
 def explorer_models(workspace: Path) -> list[str]:
     """Models with a finished run or a review queue."""
     from automl.registry.store import ModelStore
 
-    names = {p.parent.parent.name for p in (workspace / "runs").glob("*/*/oof.parquet")}
+    names = {p.parent.parent.name for p in (workspace / "runs").glob(f"*/*/{SUMMARY}")}
     names |= set(ModelStore(workspace).names())
     return sorted(n for n in names if _NAME.match(n))
 
 
-def load_run(workspace: Path, recipe: str) -> RunData:
-    """The last run's out-of-fold predictions with their decisions, the label-quality scores of
+class RunNotReady(Exception):
+    """The run's summary cannot be read (still being written)."""
+
+
+def load_run(workspace: Path, run_dir: Path) -> RunData:
+    """The run's out-of-fold predictions with their decisions, the label-quality scores of
     ``inspect_labels`` (cleanlab) and the confusion counts."""
     from automl.evaluate.run_metrics import confusion, read_predictions
-    from automl.loop.label_issues import inspect_labels, last_run, run_meta
+    from automl.loop.label_issues import inspect_labels, run_meta
 
-    run_dir = last_run(workspace, recipe)
+    recipe = run_dir.parent.name
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        summary = {}
+        summary = json.loads((run_dir / SUMMARY).read_text())
+    except (OSError, ValueError) as err:
+        raise RunNotReady(str(err)) from None
     predictions = read_predictions(run_dir / "oof.parquet", summary.get("threshold"))
     oof = pd.read_parquet(run_dir / "oof.parquet", columns=["example_id", "source", "fold", "label"])
     notes: list[str] = []
+    scored = True
     try:
         report = inspect_labels(workspace, recipe, top=len(oof))
         quality = {(s.content_id, s.source): (s.score, s.flagged) for s in report.suspects}
         notes = list(report.notes)
-    except ValueError as err:  # cleanlab refuses degenerate data (one class, no examples)
+        if report.run_id != run_dir.name:  # inspect reads the newest out-of-fold file: a run in progress
+            quality, notes = {}, [f"no label-quality scores while run {report.run_id} is being written"]
+            scored = False
+    except (ValueError, OSError) as err:  # cleanlab refuses degenerate data (one class, no examples)
         quality, notes = {}, [f"no label-quality scores for this run: {err}"]
-    scored = [
+    found = [
         quality.get((str(e), str(s)), (math.nan, False)) for e, s in zip(oof["example_id"], oof["source"], strict=True)
     ]
     classes = predictions.classes
@@ -112,12 +132,13 @@ def load_run(workspace: Path, recipe: str) -> RunData:
         source=oof["source"].astype(str),
         predicted=np.asarray(classes, dtype=object)[predictions.predicted],
         confidence=predictions.confidence,
-        issue=[s for s, _ in scored],
-        flagged=[f for _, f in scored],
+        issue=[q for q, _ in found],
+        flagged=[f for _, f in found],
     )
     meta = run_meta(workspace, recipe, run_dir.name)
     task = str(summary.get("task") or (meta.task if meta else ""))
-    return RunData(recipe, run_dir.name, task, classes, rows, confusion(predictions)[0], meta, notes=notes)
+    counts = confusion(predictions)[0]
+    return RunData(recipe, run_dir.name, task, classes, rows, counts, meta, notes=notes, scored=scored)
 
 
 def training_inputs(workspace: Path, run: RunData) -> tuple[dict[str, Any], list[str]]:
@@ -215,7 +236,7 @@ def _sorted(frame: pd.DataFrame, sort: str) -> pd.DataFrame:
 
 class Explorer:
     """The explorer's reads over one workspace; a run's data is built once and kept until the
-    run's out-of-fold file changes."""
+    run's ``summary.json`` changes (it is written after the out-of-fold file)."""
 
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
@@ -223,21 +244,24 @@ class Explorer:
         self.runs: dict[str, tuple[tuple[str, int], RunData]] = {}
 
     def run(self, model: str) -> RunData | None:
-        """The model's last run, or None when it has none."""
-        from automl.loop.label_issues import last_run
-
-        try:
-            oof = last_run(self.workspace, model) / "oof.parquet"
-        except UserError:
+        """The model's last finished run, or None when it has none. Kept until another run
+        finishes or its ``summary.json`` changes (a run in progress keeps the one before)."""
+        run_dir = finished_run(self.workspace, model)
+        if run_dir is None:
             return None
-        stamp = (str(oof), oof.stat().st_mtime_ns)
+        summary = run_dir / SUMMARY
+        stamp = (str(summary), summary.stat().st_mtime_ns)
         with self.lock:
             kept = self.runs.get(model)
             if kept is not None and kept[0] == stamp:
                 return kept[1]
-        built = load_run(self.workspace, model)
-        with self.lock:
-            self.runs[model] = (stamp, built)
+        try:
+            built = load_run(self.workspace, run_dir)
+        except RunNotReady:  # its summary is being written: the last one shown, if any, stays
+            return kept[1] if kept is not None else None
+        if built.scored:
+            with self.lock:
+                self.runs[model] = (stamp, built)
         return built
 
     def inputs(self, run: RunData) -> dict[str, Any]:

@@ -211,3 +211,40 @@ def test_images_are_served_only_from_the_data_folder(
     assert c.get("/api/explorer/image/pets/2").status_code == 404  # gone
     assert c.get("/api/explorer/image/pets/9").status_code == 404
     assert c.get("/api/explorer/image/..%2F..%2Fetc/0").status_code == 404
+
+
+def test_a_run_being_written_does_not_count_until_its_summary_is_there(workspace: Path, run: Path) -> None:
+    c = client(workspace)
+    assert c.get("/api/explorer/summary?model=pets").json()["run_id"] == run.name
+    writing = run.parent / "20270101-000000-ffff"  # newer; its oof.parquet half written, no summary yet
+    writing.mkdir()
+    (writing / "oof.parquet").write_bytes((run / "oof.parquet").read_bytes()[:500])
+    summary = c.get("/api/explorer/summary?model=pets")
+    assert summary.status_code == 200 and summary.json()["run_id"] == run.name
+    assert rows(c, limit=5)["total"] == 300
+    fresh = client(workspace)  # a fresh process too: nothing cached
+    assert fresh.get("/api/explorer/summary?model=pets").json()["run_id"] == run.name
+    assert rows(fresh, limit=5)["total"] == 300
+
+
+def test_the_cache_follows_the_summary(workspace: Path, run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from automl.ui import explorer
+
+    built: list[str] = []
+    real = explorer.load_run
+    monkeypatch.setattr(explorer, "load_run", lambda ws, run_dir: built.append(run_dir.name) or real(ws, run_dir))
+    c = client(workspace)
+    (run / "summary.json").rename(run / "summary.tmp")  # oof.parquet there, summary not yet
+    assert c.get("/api/explorer/summary?model=pets").json()["run_id"] is None and built == []
+    (run / "summary.tmp").rename(run / "summary.json")
+    c.get("/api/explorer/summary?model=pets")
+    c.get("/api/explorer/summary?model=pets")
+    assert built == [run.name]  # built once, kept
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "threshold": 0.9}))
+    stat = (run / "summary.json").stat()
+    os.utime(run / "summary.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    c.get("/api/explorer/summary?model=pets")
+    assert built == [run.name, run.name]  # the summary changed: built again
