@@ -27,8 +27,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from automl.errors import UserError
+from automl.store.reviews import Conflict
 from automl.ui.access import COOKIE, SESSION_S, Access, is_loopback
-from automl.ui.queue import Conflict, Score
+from automl.ui.queue import Score
 
 STATIC = Path(__file__).parent / "static"
 HEADERS = {
