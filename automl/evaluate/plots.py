@@ -1,31 +1,49 @@
-"""Matplotlib for the HTML reports: the headless backend, figures as base64 PNGs for ``<img>``
-tags (the drift report, the run report), and text matplotlib shows as written."""
+"""Matplotlib for the HTML reports: figures drawn on ``matplotlib.figure.Figure`` objects (never
+pyplot, whose global state is not safe from the pages' threads), as base64 PNGs for ``<img>`` tags
+(the drift report, the run report, the monitoring page), and text matplotlib shows as written."""
 
 from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PERIOD_NAMES = {"D": "day", "h": "hour", "min": "minute"}
 
 
-def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend (no display needed), imported on first use."""
-    import matplotlib
+def figure(width: float, height: float) -> Any:
+    """A new ``matplotlib.figure.Figure`` of ``width`` x ``height`` inches, owned by the caller
+    alone (no pyplot figure manager; drawn with Agg when saved). Add axes with ``fig.subplots``."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height))
 
 
 def png(fig: Any) -> str:
-    """The figure as a base64 PNG (96 dpi, trimmed), closed after: a ``data:image/png`` source."""
+    """The figure as a base64 PNG (96 dpi, trimmed): a ``data:image/png`` source."""
     buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    finally:
-        pyplot().close(fig)
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def img(title: str, data: str) -> str:
+    """A ``<figure>`` of a base64 PNG (``png``), its title escaped as the alt text and caption."""
+    from html import escape
+
+    shown = escape(title, quote=True)
+    return f"<figure><img alt='{shown}' src='data:image/png;base64,{data}'><figcaption>{shown}</figcaption></figure>"
+
+
+def period(times: pd.Series) -> str:
+    """The bucket of a plot over time (a pandas frequency, named in ``PERIOD_NAMES``), by the span
+    ``times`` covers: a day over three days, an hour over three hours, else a minute."""
+    import pandas as pd
+
+    span = times.max() - times.min() if len(times) else pd.Timedelta(0)
+    return "D" if span > pd.Timedelta(days=3) else "h" if span > pd.Timedelta(hours=3) else "min"
 
 
 def plain(text: str) -> str:

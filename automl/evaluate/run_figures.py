@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from automl.evaluate.plots import plain, png, pyplot
+from automl.evaluate.plots import figure, plain, png
 from automl.evaluate.run_metrics import CONFIDENCES, BoardRow, Coverage, Curve, Reliability
 
 LEGEND_MAX = 12  # classes named in a plot's legend; more are drawn unnamed
 
 
 def history_figure(board: list[BoardRow], metric: str, higher: bool) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig = figure(7, 3.2)
+    ax = fig.subplots()
     trials = sorted((r for r in board if r.order is not None), key=lambda r: r.order or 0)
     scored = [r for r in trials if r.score is not None]
     for status, style in (
@@ -53,8 +53,8 @@ def _legend(ax: Any, n: int, where: str) -> None:
 
 
 def roc_figure(found: list[Curve]) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig = figure(5, 4.2)
+    ax = fig.subplots()
     for c in found:
         ax.plot(c.fpr, c.tpr, label=plain(f"{c.name} (AUC {c.auc:.3f})"))
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1)
@@ -64,8 +64,8 @@ def roc_figure(found: list[Curve]) -> str:
 
 
 def pr_figure(found: list[Curve]) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig = figure(5, 4.2)
+    ax = fig.subplots()
     for c in found:
         (line,) = ax.plot(c.recall, c.precision, label=plain(f"{c.name} (AP {c.average_precision:.3f})"))
         ax.axhline(c.prevalence, color=line.get_color(), linestyle=":", linewidth=1)
@@ -75,8 +75,8 @@ def pr_figure(found: list[Curve]) -> str:
 
 
 def reliability_figure(r: Reliability) -> str:
-    plt = pyplot()
-    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5, 5), height_ratios=(3, 1), sharex=True)
+    fig = figure(5, 5)
+    ax, hist = fig.subplots(2, 1, height_ratios=(3, 1), sharex=True)
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="calibrated")
     ax.plot(r.confidence, r.accuracy, marker="o", color="#2e86c1", label=f"model (ECE {r.ece:.3f})")
     ax.set(ylabel="accuracy", ylim=(0, 1.01))
@@ -87,8 +87,8 @@ def reliability_figure(r: Reliability) -> str:
 
 
 def coverage_figure(cov: Coverage) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig = figure(5, 4.2)
+    ax = fig.subplots()
     ax.plot(cov.coverage, cov.accuracy, color="#2e86c1")
     for c in CONFIDENCES:
         share, accuracy = cov.at(c)

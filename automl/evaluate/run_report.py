@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from automl.evaluate.plots import img
 from automl.evaluate.run_figures import (
     coverage_figure,
     history_figure,
@@ -79,11 +80,6 @@ def _table(headers: Sequence[Any] | None, rows: Sequence[Sequence[Any]], css: st
     head = "" if headers is None else "<tr>" + "".join(f"<th>{_cell(h)}</th>" for h in headers) + "</tr>"
     body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
     return f"<div class='scroll'><table class='{css}'>{head}{body}</table></div>"
-
-
-def _img(title: str, data: str) -> str:
-    image = f"<img alt='{esc(title)}' src='data:image/png;base64,{data}'>"
-    return f"<figure>{image}<figcaption>{esc(title)}</figcaption></figure>"
 
 
 def _compact(value: Any, limit: int = 140) -> Html:
@@ -211,7 +207,7 @@ def _calibration(r: Reliability) -> str:
         f"<p>Expected calibration error: <b class='ece'>{r.ece:.4f}</b> ({len(r.counts)} non-empty of "
         f"{CALIBRATION_BINS} equal-width bins of the decided class's probability; the bins' accuracy against their "
         f"mean confidence, weighted by their examples).</p>"
-        + _img("Reliability diagram", reliability_figure(r))
+        + img("Reliability diagram", reliability_figure(r))
         + "</section>"
     )
 
@@ -231,7 +227,7 @@ def _coverage(cov: Coverage) -> str:
         "how many are answered, and how many of those correctly.</p>"
         + _table(["confidence", "answered", "accuracy"], rows, "coverage")
         + _table(["accuracy wanted", "lowest confidence", "answered"], targets, "targets")
-        + _img("Accuracy against coverage", coverage_figure(cov))
+        + img("Accuracy against coverage", coverage_figure(cov))
         + "</section>"
     )
 
@@ -321,13 +317,13 @@ def render_run_report(run_dir: Path) -> str:
         _leaderboard(board, summary),
         _folds(board, summary),
         "<section id='history'><h2>Trial history</h2>"
-        + _img("Score by trial order", history_figure(board, metric, greater_is_better(board)))
+        + img("Score by trial order", history_figure(board, metric, greater_is_better(board)))
         + "</section>",
         _per_class(p, found),
         _confusion(p),
         "<section id='curves'><h2>ROC and precision-recall</h2>"
-        + _img(roc_title, roc_figure(found))
-        + _img(pr_title, pr_figure(found))
+        + img(roc_title, roc_figure(found))
+        + img(pr_title, pr_figure(found))
         + "</section>",
         _calibration(reliability(confidence, correct)),
         _coverage(coverage(confidence, correct)),

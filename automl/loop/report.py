@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from automl.evaluate.plots import plain, png, pyplot
+from automl.evaluate.plots import PERIOD_NAMES, figure, img, period, plain, png
 from automl.loop.monitor import Check, DriftReport
 
 
@@ -58,10 +58,10 @@ def _severity(check: Check, alpha: float) -> float:
 
 
 def figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]:
-    plt = pyplot()
     figures: list[tuple[str, str]] = []
     if report.checks:
-        fig, ax = plt.subplots(figsize=(7, 0.35 * len(report.checks) + 1.2))
+        fig = figure(7, 0.35 * len(report.checks) + 1.2)
+        ax = fig.subplots()
         names = [plain(f"{c.name} ({c.detector})") for c in report.checks]
         values = [_severity(c, report.alpha) for c in report.checks]
         ax.barh(names, values, color=["#c0392b" if c.drift else "#2e86c1" for c in report.checks])
@@ -72,7 +72,8 @@ def figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]
     if report.class_balance:
         ref, cur = report.class_balance.get("reference", {}), report.class_balance.get("current", {})
         classes = sorted(set(ref) | set(cur))
-        fig, ax = plt.subplots(figsize=(7, 3))
+        fig = figure(7, 3)
+        ax = fig.subplots()
         x = range(len(classes))
         ax.bar([i - 0.2 for i in x], [ref.get(c, 0) for c in classes], width=0.4, label="reference")
         ax.bar([i + 0.2 for i in x], [cur.get(c, 0) for c in classes], width=0.4, label="current")
@@ -81,14 +82,16 @@ def figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]
         ax.legend()
         figures.append(("Predicted-class balance", png(fig)))
     times = pd.to_datetime(history["ts"], utc=True).dt.tz_convert(None)
-    span = times.max() - times.min() if len(times) else pd.Timedelta(0)
-    freq = "D" if span > pd.Timedelta(days=3) else "h" if span > pd.Timedelta(hours=3) else "min"
+    freq = period(times)
     shares = pd.crosstab(times.dt.floor(freq), history["label"], normalize="index") if len(times) else pd.DataFrame()
     if len(shares) >= 2:  # a line needs two moments
-        fig, ax = plt.subplots(figsize=(7, 3))
-        shares.rename(columns=lambda c: plain(str(c))).plot(ax=ax, marker="o" if len(shares) < 30 else None)
+        fig = figure(7, 3)
+        ax = fig.subplots()
+        for column in shares.columns:
+            ax.plot(shares.index, shares[column], marker="o" if len(shares) < 30 else None, label=plain(str(column)))
+        ax.legend()
         ax.set_ylabel("share of predictions")
-        ax.set_xlabel(f"time (UTC, per {dict(D='day', h='hour', min='minute')[freq]})")
+        ax.set_xlabel(f"time (UTC, per {PERIOD_NAMES[freq]})")
         figures.append(("Predicted-class balance over time", png(fig)))
         reference = report.class_balance.get("reference")
         if reference:
@@ -100,7 +103,8 @@ def figures(report: DriftReport, history: pd.DataFrame) -> list[tuple[str, str]]
                 float(jensenshannon(expected, [row.get(c, 0.0) for c in classes], base=2))
                 for _, row in shares.iterrows()
             ]
-            fig, ax = plt.subplots(figsize=(7, 3))
+            fig = figure(7, 3)
+            ax = fig.subplots()
             ax.plot(shares.index, drift, marker="o" if len(shares) < 30 else None)
             ax.set_ylabel("Jensen-Shannon distance")
             ax.set_xlabel("time (UTC)")
@@ -117,9 +121,7 @@ def render_html(report: DriftReport, history: pd.DataFrame) -> str:
         f"<td>{c.reference_n}</td><td>{c.current_n}</td><td>{'yes' if c.drift else 'no'}</td></tr>"
         for c in report.checks
     )
-    plots = "".join(
-        f"<h2>{esc(t)}</h2><img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in figures(report, history)
-    )
+    plots = "".join(img(t, b) for t, b in figures(report, history))
     notes = "".join(f"<li>{esc(n)}</li>" for n in report.notes)
     when = f" ({report.first} to {report.last} UTC)" if report.first else ""
     return f"""<!doctype html>

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from automl.errors import UserError
-from automl.evaluate.plots import plain, png, pyplot
+from automl.evaluate.plots import PERIOD_NAMES, figure, img, period, plain, png
 from automl.registry.rollout import Event, RolloutState, describe
 from automl.registry.store import ModelStore
 from automl.ui.html import esc, layout, table
@@ -29,18 +29,6 @@ from automl.ui.server import UiContext
 
 log = logging.getLogger(__name__)
 EVENTS = 30
-FREQ_NAMES = {"D": "day", "h": "hour", "min": "minute"}
-
-
-def period(times: pd.Series) -> str:
-    """The bucket for plots over time: a day, an hour or a minute, by the span covered."""
-    span = times.max() - times.min() if len(times) else pd.Timedelta(0)
-    return "D" if span > pd.Timedelta(days=3) else "h" if span > pd.Timedelta(hours=3) else "min"
-
-
-def _img(title: str, data: str) -> str:
-    image = f'<img alt="{esc(title)}" src="data:image/png;base64,{data}">'
-    return f"<figure><figcaption>{esc(title)}</figcaption>{image}</figure>"
 
 
 def _section(title: str, body: str) -> str:
@@ -81,7 +69,7 @@ def traffic_section(workspace: Path, name: str, state: RolloutState) -> str:
     head = ["version", "route", "invokes", "share of answered requests", "first (UTC)", "last (UTC)"]
     body = f"<p id=split>{esc(split)}</p>" + table(head, rows, "")
     plot = traffic_plot(workspace, name)
-    return _section("Versions and traffic", body + (_img("Traffic share per version over time", plot) if plot else ""))
+    return _section("Versions and traffic", body + (img("Traffic share per version over time", plot) if plot else ""))
 
 
 def traffic_plot(workspace: Path, name: str) -> str | None:
@@ -98,10 +86,12 @@ def traffic_plot(workspace: Path, name: str) -> str | None:
     shares = pd.crosstab(times.dt.floor(freq), rows["version"].map(lambda v: f"v{v}"), normalize="index")
     if len(shares) < 2:
         return None
-    fig, ax = pyplot().subplots(figsize=(7, 3))
-    shares.plot.area(ax=ax, stacked=True, linewidth=0)
+    fig = figure(7, 3)
+    ax = fig.subplots()
+    ax.stackplot(shares.index, shares.T.to_numpy(), labels=[plain(str(c)) for c in shares.columns], linewidth=0)
+    ax.legend(loc="upper left", fontsize="small")
     ax.set_ylabel("share of answered requests")
-    ax.set_xlabel(f"time (UTC, per {FREQ_NAMES[freq]})")
+    ax.set_xlabel(f"time (UTC, per {PERIOD_NAMES[freq]})")
     ax.set_ylim(0, 1)
     return png(fig)
 
@@ -186,7 +176,7 @@ def _drift_section(workspace: Path, name: str) -> str:
     ]  # fmt: skip
     checks = table(["check", "kind", "test", "statistic", "p (Holm)", "drift"], rows, "") if rows else ""
     shown = figures(report, invoke_history(workspace, name))
-    plots = "".join(_img(title, data) for title, data in shown)
+    plots = "".join(img(title, data) for title, data in shown)
     if not any("over time" in title for title, _ in shown):
         plots += _empty("the class balance over time shows once the invokes span two periods (minutes, hours or days)")
     return _section("Drift and class balance", head + checks + f"<div class=plots>{plots}</div>")
@@ -208,14 +198,15 @@ def agreement_section(workspace: Path, name: str) -> str:
              esc(f"{100 * (1 - r['rate']):.0f}%")] for r in found]  # fmt: skip
     listed = table(["day (UTC)", "model's label", "reviewed", "relabelled", "agreement"], rows, "")
     days = frame.groupby("day")[["reviewed", "disagreed"]].sum()
-    fig, ax = pyplot().subplots(figsize=(7, 2.6))
+    fig = figure(7, 2.6)
+    ax = fig.subplots()
     ax.bar(days.index, 1 - days["disagreed"] / days["reviewed"], color="#2e86c1")
     ax.set_ylim(0, 1)
     ax.set_ylabel("agreement")
     ax.set_xlabel("day the invokes were sampled (UTC)")
     ax.tick_params(axis="x", rotation=30)
     ax.set_title(plain(f"{name}: reviewer kept the model's label"), fontsize=10)
-    return _section("Reviewer agreement", summary + _img("Reviewer agreement per day", png(fig)) + listed)
+    return _section("Reviewer agreement", summary + img("Reviewer agreement per day", png(fig)) + listed)
 
 
 def monitoring_body(workspace: Path, model: str | None) -> str:

@@ -137,3 +137,21 @@ def test_one_winner_when_two_backbones_share_a_trainer_and_params(tmp_path: Path
     assert board.count("(winner)") == 1
     winner_row = next(r for r in board.split("<tr>") if "(winner)" in r)
     assert f"<b>{rows[1]['candidate']}</b>" in winner_row and "vit_b16" in winner_row
+
+
+def test_the_figures_use_no_pyplot_and_draw_the_same_from_many_threads(
+    hostile_run: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import matplotlib.pyplot as plt
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pyplot's global state is not safe from the pages' threads")
+
+    for name in ("figure", "subplots", "gcf", "gca", "close"):
+        monkeypatch.setattr(plt, name, refused)
+    alone = render_run_report(hostile_run)
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda _: render_run_report(hostile_run), range(4)))
+    assert all(page == alone for page in pages)  # Agg draws the same bytes: no figure was shared

@@ -61,7 +61,9 @@ def served(workspace: Path) -> Path:
 
 
 def images(page: str) -> list[bytes]:
-    return [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+    return [
+        base64.b64decode(data) for data in re.findall(r"src=['\"]data:image/png;base64,([A-Za-z0-9+/=]+)['\"]", page)
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:ks_2samp")  # scipy, on the ties of these made-up confidences
@@ -124,3 +126,16 @@ def test_the_drift_section_is_computed_once_per_ttl(tmp_path, monkeypatch) -> No
     monitoring.drift_section(tmp_path, "other")
     monkeypatch.setattr(monitoring, "DRIFT_TTL_S", 0.0)
     assert monitoring.drift_section(tmp_path, "m") != first and calls == ["m", "other", "m"]
+
+
+@pytest.mark.filterwarnings("ignore:ks_2samp")
+def test_the_plots_use_no_pyplot(served: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pyplot's global state is not safe from the pages' threads")
+
+    for name in ("figure", "subplots", "gcf", "gca", "close"):
+        monkeypatch.setattr(plt, name, refused)
+    text = client(served).get("/monitoring?model=m").text
+    assert "could not be shown" not in text and len(images(text)) >= 5
