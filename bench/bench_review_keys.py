@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_income import machine_state, write_result  # noqa: E402
 
 from automl.store.reviews import ReviewStore  # noqa: E402
-from automl.ui.local import LocalUi  # noqa: E402
+from automl.testing.local_ui import LocalUi  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TARGET_P95_MS = 100.0

@@ -21,7 +21,7 @@ from automl.serve.client import Client
 from automl.serve.local import LocalServer
 from automl.store.invokes import query_invokes
 from automl.store.reviews import Annotation, QueueItem, ReviewStore
-from automl.ui.local import LocalUi
+from automl.testing.local_ui import LocalUi
 from tests.browser.conftest import screenshot
 from tests.conftest import REPO, SHARED_DATA
 from tests.helpers import wait_for
