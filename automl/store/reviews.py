@@ -32,6 +32,11 @@ _IN_PROCESS = threading.Lock()
 """One connection at a time within a process (the server saves flags from worker threads)."""
 
 
+class Conflict(UserError):
+    """An answer that does not fit the item's state (answered already, not answered): the page's
+    HTTP 409."""
+
+
 @dataclass(frozen=True)
 class QueueItem:
     item_id: str
@@ -156,34 +161,46 @@ class ReviewStore:
             ).fetchall()
         return [QueueItem(*r) for r in rows]
 
-    def annotate(self, annotations: Sequence[Annotation], skipped: Sequence[str] = ()) -> None:
+    def annotate(self, annotations: Sequence[Annotation], skipped: Sequence[str] = (), pending: bool = False) -> None:
         """Save ``annotations`` (reviewed items leave the queue) and mark ``skipped`` items, all in
-        one transaction: an import lands whole or not at all."""
+        one transaction: an import lands whole or not at all. ``pending``: every item must still
+        be pending, checked in the same transaction as the write (two answers to one item, from
+        two tabs or a page and ``automl review``, cannot both land); else a :class:`Conflict` and
+        nothing is saved."""
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                marker = f"INSERT INTO annotations VALUES ({', '.join('?' * len(fields(Annotation)))})"
-                if annotations:
-                    con.executemany(marker, [astuple(a) for a in annotations])
                 done = [a.item_id for a in annotations if a.item_id]
                 for status, ids in ((REVIEWED, done), (SKIPPED, list(skipped))):
-                    if ids:
-                        con.execute(
-                            f"UPDATE queue SET status = ? WHERE item_id IN ({', '.join('?' * len(ids))})",
-                            [status, *ids],
-                        )
+                    if not ids:
+                        continue
+                    where = f"item_id IN ({', '.join('?' * len(ids))})" + (" AND status = ?" if pending else "")
+                    params = [status, *ids, *([PENDING] if pending else [])]
+                    row = con.execute(f"UPDATE queue SET status = ? WHERE {where}", params).fetchone()
+                    missed = len(set(ids)) - (row[0] if row else 0)
+                    if pending and missed:
+                        raise Conflict(f"{missed} of the items are answered already (undo them first); nothing saved.")
+                if annotations:
+                    marker = f"INSERT INTO annotations VALUES ({', '.join('?' * len(fields(Annotation)))})"
+                    con.executemany(marker, [astuple(a) for a in annotations])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
 
-    def undo(self, item_id: str) -> None:
-        """Forget the annotation of a reviewed (or skipped) item and put it back in the queue."""
+    def undo(self, item_id: str) -> bool:
+        """Forget the annotation of a reviewed (or skipped) item and put it back in the queue;
+        False (nothing changed) where the item is pending already."""
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
-            con.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
-            con.execute("UPDATE queue SET status = ? WHERE item_id = ?", [PENDING, item_id])
+            row = con.execute(
+                "UPDATE queue SET status = ? WHERE item_id = ? AND status <> ?", [PENDING, item_id, PENDING]
+            ).fetchone()
+            changed = bool(row and row[0])
+            if changed:
+                con.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
             con.execute("COMMIT")
+        return changed
 
     def annotations(self, model: str) -> list[Annotation]:
         """The newest annotation of each content id of ``model``."""

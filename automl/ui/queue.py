@@ -14,7 +14,7 @@ from typing import Any
 
 from automl.errors import UserError
 from automl.registry.store import ModelStore
-from automl.store.reviews import PENDING, Annotation, QueueItem, ReviewStore
+from automl.store.reviews import PENDING, Annotation, Conflict, QueueItem, ReviewStore
 from automl.ui.projects import IMAGE, TEXT, Project, check_label, load_project, project_names, save_project, with_label
 
 SORTS = ("uncertainty", "margin", "arrival")
@@ -33,10 +33,6 @@ class Score:
     version: int
 
 
-class Conflict(UserError):
-    """The answer does not fit the item's state (already answered, not answered): HTTP 409."""
-
-
 def queue_names(workspace: Path) -> list[str]:
     """Every queue the page can show: projects and registered models."""
     return sorted(set(project_names(workspace)) | set(ModelStore(workspace).names()))
@@ -52,6 +48,7 @@ class ReviewQueue:
         self.reviews = ReviewStore(workspace)
         self.project = load_project(workspace, name)
         self.scores = scores or {}
+        self.listed: dict[str, QueueItem] = {}  # the pending items the last ``pending`` read
         self.classes: list[str] = []
         self.task = self.project.task if self.project else None
         self.version: int | None = None
@@ -106,7 +103,9 @@ class ReviewQueue:
         if sort not in SORTS:
             raise UserError(f"sort={sort}: use one of {', '.join(SORTS)}.")
         items = self.reviews.items(self.name, PENDING)  # arrival order
-        views = [self.view(i, _invoke_margins(self.workspace, items) if sort == "margin" else {}) for i in items]
+        self.listed = {i.item_id: i for i in items}
+        margins = _invoke_margins(self.workspace, items) if sort == "margin" else {}
+        views = [self.view(i, margins) for i in items]
         if sort != "arrival":
             key = "confidence" if sort == "uncertainty" else "margin"
             views.sort(key=lambda v: (v[key] is None, v[key] if v[key] is not None else 0.0))
@@ -122,18 +121,19 @@ class ReviewQueue:
         """Save ``(item id, label)`` answers in order, all in one transaction or none; a label of
         None discards the item (out of the queue without a label: ``skipped``, as ``automl
         review next``'s ``s``). A page sends the answers given while the last were on their way
-        together."""
+        together; a later answer for an item in the same batch replaces the earlier one. An item
+        answered meanwhile (another tab, ``automl review``) is a :class:`Conflict`: the store
+        checks and writes in one transaction."""
         queue = {i.item_id: i for i in self.reviews.items(self.name, status=None)}
         labels, who = self.labels, reviewer or getpass.getuser()
         at = datetime.now(timezone.utc).replace(tzinfo=None)
-        notes, discarded, seen = [], [], set()
-        for item_id, given in answers:
+        notes, discarded = [], []
+        for item_id, given in dict(answers).items():  # the last answer of each item, in first-given order
             item = queue.get(item_id)
             if item is None:
                 raise UserError(f"no item {item_id!r} in the review queue of {self.name}.")
-            if item.status != PENDING or item_id in seen:
+            if item.status != PENDING:
                 raise Conflict(f"item {item_id} is already answered; undo it first.")
-            seen.add(item_id)
             if given is None:
                 discarded.append(item_id)
                 continue
@@ -142,13 +142,13 @@ class ReviewQueue:
                 raise UserError(f"label {label!r} is not one of {self.name}'s labels; add it first.")
             notes.append(Annotation(item.content_id, self.name, label, who, at, "review", item.item_id,
                                     item.input_json, item.input_blob))  # fmt: skip
-        self.reviews.annotate(notes, skipped=discarded)
+        self.reviews.annotate(notes, skipped=discarded, pending=True)
         return notes
 
     def undo(self, item_id: str) -> None:
-        if self.item(item_id).status == PENDING:
+        self.item(item_id)  # an unknown item: a UserError
+        if not self.reviews.undo(item_id):
             raise Conflict(f"item {item_id} is pending: nothing to undo.")
-        self.reviews.undo(item_id)
 
 
 def _invoke_margins(workspace: Path, items: list[QueueItem]) -> dict[str, float]:

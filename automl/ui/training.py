@@ -154,11 +154,11 @@ def score_pool(workspace: Path, name: str) -> dict[str, Score]:
     inputs = [json.loads(i.input_json or '""') for i in items]
     proba = predictor.predict_proba(inputs).to_numpy()
     ranked = -np.sort(-proba, axis=1)
-    labels = predictor.labels(proba)
+    decided = predictor.decide(proba)  # the tuned threshold's class, not always the likeliest
     frame = pd.DataFrame(
         {
-            "label": labels,
-            "confidence": ranked[:, 0],
+            "label": np.asarray(predictor.classes, dtype=object)[decided],
+            "confidence": proba[np.arange(len(proba)), decided],  # how sure of the label shown
             "margin": ranked[:, 0] - (ranked[:, 1] if proba.shape[1] > 1 else 0.0),
             "embedding": [None] * len(items),
             "flag": [None] * len(items),

@@ -32,23 +32,31 @@
     return body;
   }
 
-  // ``body`` may be a function, called when the write's turn comes (a batch still filling).
+  // ``body`` may be a function, called when the write's turn comes (a batch still filling); it
+  // may then return null: nothing left to send. keepalive: a write the page started goes on after
+  // the tab is closed or reloaded.
   function post(path, body) {
-    const send = () => fetch(path, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify(typeof body === "function" ? body() : body),
-    }).then(async (response) => {
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(data.error || String(response.status));
-      return data;
-    });
+    const send = () => {
+      const payload = typeof body === "function" ? body() : body;
+      if (payload == null) return Promise.resolve({});
+      return fetch(path, {
+        method: "POST", credentials: "same-origin", keepalive: true,
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify(payload),
+      }).then(async (response) => {
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error(data.error || String(response.status));
+        return data;
+      });
+    };
     const sent = state.chain.then(send);
     state.chain = sent.catch(() => {});
     return sent;
   }
 
-  // Answers given while earlier ones are on their way go together, in one write.
+  // Answers given while earlier ones are on their way go together, in one write: ``batch`` holds
+  // those not sent yet. Each answer's promise settles with its batch's write; an answer taken
+  // back (Z) before its batch left settles as saved and is not sent.
   let batch = null;
   function saveAnswer(item, label) {
     if (!batch) {
@@ -56,15 +64,50 @@
       batch = mine;
       mine.sent = post("/api/answer", () => {
         if (batch === mine) batch = null;
-        return {model: state.model, answers: mine.answers};
+        return mine.answers.length ? {model: state.model, answers: mine.answers} : null;
       });
     }
-    batch.answers.push({item_id: item.id, label});
+    const entry = {item_id: item.id, label};
+    batch.answers.push(entry);
     state.unsaved += 1;
-    const sent = batch.sent;
-    sent.catch(() => {}).then(() => { state.unsaved -= 1; });
+    const sent = batch.sent.catch((error) => {
+      if (!entry.dropped) throw error;
+    });
+    sent.catch(() => {}).then(() => {
+      if (!entry.dropped) state.unsaved -= 1;
+    });
     return sent;
   }
+
+  // Z on an answer still waiting in the page: take it out of its batch (true); false when it has
+  // left already (the server must undo it).
+  function unsend(item) {
+    const index = batch ? batch.answers.findIndex((a) => a.item_id === item.id) : -1;
+    if (index < 0) return false;
+    const [entry] = batch.answers.splice(index, 1);
+    entry.dropped = true;
+    state.unsaved -= 1;
+    return true;
+  }
+
+  // Leaving with answers not yet on the server: send the waiting batch now (keepalive outlives
+  // the page), and ask first, since a write still on its way may yet be refused.
+  window.addEventListener("beforeunload", (event) => {
+    if (state.unsaved > 0) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+  window.addEventListener("pagehide", () => {
+    if (!batch || !batch.answers.length) return;
+    const answers = batch.answers.splice(0);
+    batch = null;
+    fetch("/api/answer", {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({model: state.model, answers}),
+    }).catch(() => {});
+  });
 
   function showCounts() {
     const c = state.counts;
@@ -193,7 +236,9 @@
       state.done.delete(item.id);
       state.counts.pending += 1;
       state.counts[last.action === "label" ? "reviewed" : "skipped"] -= 1;
-      post("/api/undo", {model: state.model, item_id: item.id}).catch((error) => say(`undo not saved: ${error.message}`, true));
+      if (!unsend(item)) {
+        post("/api/undo", {model: state.model, item_id: item.id}).catch((error) => say(`undo not saved: ${error.message}`, true));
+      }
     }
     say(`Undone: ${last.action === "label" ? `label ${last.label}` : last.action}.`);
     shown(t0);

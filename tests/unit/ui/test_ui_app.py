@@ -185,7 +185,8 @@ def test_sort_orders(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert bad.status_code == 400 and "arrival" in bad.json()["error"]
 
 
-def test_images_are_served_only_from_the_project_folder(workspace: Path, tmp_path: Path) -> None:
+def image_project(workspace: Path, tmp_path: Path) -> Path:
+    """A project ``pets`` of three small PNGs; their folder."""
     from PIL import Image
 
     folder = tmp_path / "photos"
@@ -193,6 +194,13 @@ def test_images_are_served_only_from_the_project_folder(workspace: Path, tmp_pat
     for i in range(3):
         Image.new("RGB", (8, 8), (i * 80, 0, 0)).save(folder / f"p{i}.png")
     create_project(workspace, "pets", str(folder), ["dog", "cat"])
+    return folder
+
+
+def test_images_are_served_only_from_the_project_folder(workspace: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = image_project(workspace, tmp_path)
     c, _ = client(workspace)
     items = pending(c, model="pets")
     assert items[0]["kind"] == "image" and items[0]["name"] == "p0.png"
