@@ -20,6 +20,9 @@ from automl.ui.server import UiContext, error
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 REPORT = "report.html"
+# A run's report is a self-contained page with no script: its inline style and its data: images,
+# nothing else, sandboxed (an origin of its own, no script, no form).
+REPORT_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 def _score(value: Any) -> str:
@@ -101,10 +104,7 @@ def routes(ctx: UiContext) -> list[BaseRoute]:
         path = (root / recipe / run / REPORT).resolve()
         if not (_PART.match(recipe) and _PART.match(run)) or not path.is_relative_to(root) or not path.is_file():
             return error(404, "no such report")
-        # The report is the run's own self-contained page: its inline scripts run, sandboxed (an
-        # origin of its own: it cannot call this server with the session's cookie).
-        policy = "sandbox allow-scripts; default-src 'self' 'unsafe-inline' data: blob:; frame-ancestors 'none'"
-        return FileResponse(path, media_type="text/html", headers={"Content-Security-Policy": policy})
+        return FileResponse(path, media_type="text/html", headers={"Content-Security-Policy": REPORT_POLICY})
 
     return [
         Route("/models", models, methods=["GET"]),

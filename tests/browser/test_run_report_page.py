@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from automl.testing.local_ui import LocalUi
 from automl.testing.runs import fake_run
 from tests.browser.conftest import screenshot
 from tests.conftest import REPO, SHARED_DATA
@@ -48,6 +49,38 @@ def test_a_report_renders_its_plots_and_a_script_label_as_text(page: Any, tmp_pa
     check_rendered(page, 3)
     assert not dialogs
     screenshot(page, "run-report-fake")
+
+
+def test_the_report_served_by_automl_ui_renders_under_its_policy(page: Any, tmp_path: Path) -> None:
+    from automl.evaluate.run_report import write_run_report
+    from automl.ui.catalog import REPORT_POLICY
+
+    workspace = tmp_path / "ws"
+    summary = fake_run(workspace / "runs" / "pets" / "20260101-000000-abcd", classes=(SCRIPT, "cat", "dog"))
+    write_run_report(Path(summary.run_dir))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    with LocalUi.start(workspace, tmp_path / "ui.log") as ui:
+        page.goto(f"{ui.base}/runs")
+        with page.expect_navigation(wait_until="load"):
+            page.click("a[href$='/report.html']")  # the runs page's link, as a person opens it
+        assert page.url == f"{ui.base}/runs/pets/20260101-000000-abcd/report.html"
+        response = page.request.get(page.url)
+        policy = response.headers["content-security-policy"]
+        assert (
+            policy == REPORT_POLICY
+            and "allow-scripts" not in policy
+            and "unsafe-inline" not in policy.split("style-src")[0]
+        )
+        check_rendered(page, 3)
+        assert (
+            page.locator("style").count() == 1
+            and page.evaluate("getComputedStyle(document.querySelector('table')).borderCollapse") == "collapse"
+        )  # the inline style applies
+    assert not dialogs and not violations, violations
+    screenshot(page, "run-report-served")
 
 
 @pytest.mark.slow
