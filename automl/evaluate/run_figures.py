@@ -43,12 +43,14 @@ def history_figure(board: list[BoardRow], metric: str, higher: bool) -> str:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (configuration order)")
     ax.set_ylabel(plain(metric))
-    ax.legend(loc="best", fontsize="small")
+    _legend(ax, "best")
     return png(fig)
 
 
-def _legend(ax: Any, n: int, where: str) -> None:
-    if n <= LEGEND_MAX:
+def _legend(ax: Any, where: str) -> None:
+    """A legend when the axes have between one and ``LEGEND_MAX`` named artists (none: no legend,
+    rather than matplotlib's warning)."""
+    if 0 < len(ax.get_legend_handles_labels()[0]) <= LEGEND_MAX:
         ax.legend(loc=where, fontsize="small")
 
 
@@ -59,7 +61,7 @@ def roc_figure(found: list[Curve]) -> str:
         ax.plot(c.fpr, c.tpr, label=plain(f"{c.name} (AUC {c.auc:.3f})"))
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
-    _legend(ax, len(found), "lower right")
+    _legend(ax, "lower right")
     return png(fig)
 
 
@@ -70,7 +72,7 @@ def pr_figure(found: list[Curve]) -> str:
         (line,) = ax.plot(c.recall, c.precision, label=plain(f"{c.name} (AP {c.average_precision:.3f})"))
         ax.axhline(c.prevalence, color=line.get_color(), linestyle=":", linewidth=1)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01))
-    _legend(ax, len(found), "lower left")
+    _legend(ax, "lower left")
     return png(fig)
 
 

@@ -94,6 +94,8 @@ class Predictions:
     proba: np.ndarray
     folds: np.ndarray
     threshold: float | None
+    kept: np.ndarray | None = None  # the rows of the out-of-fold file these are (None: all of them)
+    notes: tuple[str, ...] = ()  # what reading left out or changed, said where the numbers are shown
 
     @property
     def predicted(self) -> np.ndarray:
@@ -108,8 +110,15 @@ class Predictions:
     def correct(self) -> np.ndarray:
         return np.asarray(self.predicted == self.y)
 
+    @property
+    def rows(self) -> np.ndarray:
+        """The out-of-fold file's row of each prediction."""
+        return np.arange(len(self.y)) if self.kept is None else self.kept
+
 
 def read_predictions(path: Path, threshold: float | None) -> Predictions:
+    """The out-of-fold file's predictions; a row with a missing (NaN) probability is left out, and a
+    probability outside [0, 1] is clipped to it, each said in ``notes``."""
     import pandas as pd
 
     oof = pd.read_parquet(path)
@@ -122,7 +131,20 @@ def read_predictions(path: Path, threshold: float | None) -> Predictions:
         raise ValueError(f"{path.name}: labels without a probability column: {unknown[:5]}")
     y = np.array([index[label] for label in labels], dtype=np.int64)
     proba = oof[columns].to_numpy(dtype=np.float64)
-    return Predictions(classes, y, proba, oof["fold"].to_numpy(), threshold)
+    notes = []
+    whole = ~np.isnan(proba).any(axis=1)
+    if not whole.all():
+        notes.append(
+            f"{int((~whole).sum())} of {len(y)} out-of-fold rows have no probability (NaN) for some class: "
+            "they are left out of these numbers"
+        )
+    outside = int(((proba < 0) | (proba > 1)).any(axis=1)[whole].sum())
+    if outside:
+        notes.append(f"{outside} out-of-fold rows have a probability outside [0, 1]: clipped to it")
+    kept = np.flatnonzero(whole)
+    proba = np.clip(proba[kept], 0.0, 1.0)
+    folds = oof["fold"].to_numpy()[kept]
+    return Predictions(classes, y[kept], proba, folds, threshold, None if whole.all() else kept, tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -193,7 +215,8 @@ def confusion(p: Predictions) -> tuple[np.ndarray, np.ndarray]:
     """Counts (rows: true class, columns: predicted) and each row as shares of its true class."""
     from sklearn.metrics import confusion_matrix
 
-    counts = confusion_matrix(p.y, p.predicted, labels=list(range(len(p.classes))))
+    k = len(p.classes)
+    counts = confusion_matrix(p.y, p.predicted, labels=list(range(k))) if len(p.y) else np.zeros((k, k), np.int64)
     totals = counts.sum(axis=1, keepdims=True)
     return counts, counts / np.maximum(totals, 1)
 
@@ -212,7 +235,8 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRA
     from sklearn.calibration import calibration_curve
 
     accuracy, mean_confidence = calibration_curve(correct.astype(int), confidence, n_bins=bins, strategy="uniform")
-    # The bins calibration_curve uses (uniform edges, a value on an inner edge goes to the upper bin).
+    # The bins calibration_curve uses: uniform edges, and a value on an inner edge goes to the lower
+    # bin (searchsorted's side="left": 0.1 counts in [0, 0.1], not in (0.1, 0.2]).
     edges = np.linspace(0.0, 1.0, bins + 1)
     counts = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=bins)
     counts = counts[counts > 0]

@@ -313,22 +313,31 @@ def render_run_report(run_dir: Path) -> str:
     roc_title = "ROC curve" if len(p.classes) == 2 else "ROC curves (one-vs-rest)"
     pr_title = "Precision-recall curve" if len(p.classes) == 2 else "Precision-recall curves (one-vs-rest)"
     sections = [
-        header,
+        header + "".join(f"<p class='note warn'>{esc(n)}</p>" for n in p.notes),
         _leaderboard(board, summary),
         _folds(board, summary),
         "<section id='history'><h2>Trial history</h2>"
         + img("Score by trial order", history_figure(board, metric, greater_is_better(board)))
         + "</section>",
-        _per_class(p, found),
-        _confusion(p),
-        "<section id='curves'><h2>ROC and precision-recall</h2>"
-        + img(roc_title, roc_figure(found))
-        + img(pr_title, pr_figure(found))
-        + "</section>",
-        _calibration(reliability(confidence, correct)),
-        _coverage(coverage(confidence, correct)),
-        _lineage(summary),
     ]
+    if len(p.y):
+        sections += [
+            _per_class(p, found),
+            _confusion(p),
+            "<section id='curves'><h2>ROC and precision-recall</h2>"
+            + img(roc_title, roc_figure(found))
+            + img(pr_title, pr_figure(found))
+            + "</section>",
+            _calibration(reliability(confidence, correct)),
+            _coverage(coverage(confidence, correct)),
+        ]
+    else:
+        sections.append(
+            "<section id='predictions'><h2>Out-of-fold predictions</h2><p class='empty'>This run has no "
+            "out-of-fold predictions to measure: no per-class scores, confusion matrix, curves, reliability or "
+            "coverage.</p></section>"
+        )
+    sections.append(_lineage(summary))
     return (
         f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
         f"<style>{STYLE}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n"

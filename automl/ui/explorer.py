@@ -111,6 +111,7 @@ def load_run(workspace: Path, run_dir: Path) -> RunData:
         raise RunNotReady(str(err)) from None
     predictions = read_predictions(run_dir / "oof.parquet", summary.get("threshold"))
     oof = pd.read_parquet(run_dir / "oof.parquet", columns=["example_id", "source", "fold", "label"])
+    oof = oof.iloc[predictions.rows].reset_index(drop=True)  # a row without probabilities is left out
     notes: list[str] = []
     scored = True
     try:
@@ -135,6 +136,7 @@ def load_run(workspace: Path, run_dir: Path) -> RunData:
         issue=[q for q, _ in found],
         flagged=[f for _, f in found],
     )
+    notes = [*predictions.notes, *notes]
     meta = run_meta(workspace, recipe, run_dir.name)
     task = str(summary.get("task") or (meta.task if meta else ""))
     counts = confusion(predictions)[0]

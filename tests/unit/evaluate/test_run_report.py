@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from automl.data.table import PROBA_PREFIX
 from automl.evaluate.run_metrics import Predictions, coverage, read_board, reliability
 from automl.evaluate.run_report import REPORT_FILE, render_run_report, write_run_report
 from automl.testing.runs import fake_run
@@ -155,3 +156,62 @@ def test_the_figures_use_no_pyplot_and_draw_the_same_from_many_threads(
     with ThreadPoolExecutor(4) as pool:
         pages = list(pool.map(lambda _: render_run_report(hostile_run), range(4)))
     assert all(page == alone for page in pages)  # Agg draws the same bytes: no figure was shared
+
+
+def _spoiled(tmp_path: Path, spoil, classes=("cat", "dog", "fox")) -> Path:
+    import pandas as pd
+
+    run_dir = tmp_path / "runs" / "pets" / "r"
+    fake_run(run_dir, classes=classes, examples=90, trials=4)
+    oof = pd.read_parquet(run_dir / "oof.parquet")
+    spoil(oof).to_parquet(run_dir / "oof.parquet", index=False)
+    return run_dir
+
+
+def test_a_nan_probability_leaves_its_row_out_with_a_note(tmp_path: Path):
+    def spoil(oof):
+        oof.loc[[3, 7], f"{PROBA_PREFIX}dog"] = np.nan
+        return oof
+
+    page = render_run_report(_spoiled(tmp_path, spoil))
+    assert "2 of 90 out-of-fold rows have no probability (NaN)" in page and "(88 examples)" in page
+    assert "<section id='calibration'>" in page
+
+
+def test_a_probability_just_outside_0_1_is_clipped(tmp_path: Path):
+    def spoil(oof):
+        oof.loc[0, f"{PROBA_PREFIX}cat"], oof.loc[1, f"{PROBA_PREFIX}dog"] = 1.0000001, -1e-9
+        return oof
+
+    page = render_run_report(_spoiled(tmp_path, spoil))
+    assert "2 out-of-fold rows have a probability outside [0, 1]: clipped to it" in page
+    assert "<section id='calibration'>" in page and "(90 examples)" in page
+
+
+def test_a_run_without_out_of_fold_rows_says_so(tmp_path: Path):
+    page = render_run_report(_spoiled(tmp_path, lambda oof: oof.iloc[:0]))
+    assert "This run has no out-of-fold predictions to measure" in page
+    assert "<section id='leaderboard'>" in page and "<section id='lineage'>" in page
+    assert "<section id='confusion'>" not in page
+
+
+def test_one_class_draws_no_legend_and_warns_nothing(tmp_path: Path):
+    import warnings
+
+    def spoil(oof):
+        return oof.assign(label="cat")
+
+    run_dir = _spoiled(tmp_path, spoil, classes=("cat", "dog"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        page = render_run_report(run_dir)
+    assert [str(w.message) for w in caught] == [] and "<section id='curves'>" in page
+
+
+def test_a_confidence_on_a_bin_edge_counts_in_the_lower_bin_as_calibration_curve_does():
+    # 0.5 is the edge between [0.4, 0.5] and (0.5, 0.6]: it counts in the lower bin, apart from 0.55.
+    confidence = np.r_[np.full(4, 0.5), np.full(6, 0.55)]
+    correct = np.r_[np.ones(4, bool), np.zeros(6, bool)]
+    r = reliability(confidence, correct)
+    assert list(r.counts) == [4, 6] and np.allclose(r.confidence, [0.5, 0.55]) and np.allclose(r.accuracy, [1, 0])
+    assert r.ece == pytest.approx(0.4 * 0.5 + 0.6 * 0.55)

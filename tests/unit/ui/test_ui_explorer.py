@@ -248,3 +248,17 @@ def test_the_cache_follows_the_summary(workspace: Path, run: Path, monkeypatch: 
     os.utime(run / "summary.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     c.get("/api/explorer/summary?model=pets")
     assert built == [run.name, run.name]  # the summary changed: built again
+
+
+def test_a_nan_probability_leaves_its_row_out_with_a_note(workspace: Path, run: Path) -> None:
+    oof = pd.read_parquet(run / "oof.parquet")
+    oof.loc[[0, 5], f"{PROBA_PREFIX}cat"] = np.nan
+    oof.loc[9, f"{PROBA_PREFIX}dog"] = 1.0000001
+    oof.to_parquet(run / "oof.parquet", index=False)
+    c = client(workspace)
+    summary = c.get("/api/explorer/summary?model=pets")
+    assert summary.status_code == 200 and summary.json()["training"] == 298
+    assert any("2 of 300 out-of-fold rows have no probability (NaN)" in n for n in summary.json()["notes"])
+    shown = rows(c, limit=200, sort="order")["rows"] + rows(c, limit=200, offset=200, sort="order")["rows"]
+    assert len(shown) == 298 and {r["id"] for r in shown} == set(oof["example_id"].drop([0, 5]).astype(str))
+    assert all(r["confidence"] is None or 0 <= r["confidence"] <= 1 for r in shown)
