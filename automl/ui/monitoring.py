@@ -137,19 +137,33 @@ def rollout_section(store: ModelStore, name: str, state: RolloutState) -> str:
 
 DRIFT_TTL_S = 30.0  # a page reload within this reuses the drift section (monitor() embeds and tests)
 _drift_cache: dict[tuple[str, str], tuple[float, str]] = {}
-_drift_lock = threading.Lock()
+_drift_locks: dict[tuple[str, str], threading.Lock] = {}  # one per model: a slow one blocks only itself
+_drift_guard = threading.Lock()  # the two dicts, held only to read or write them
 
 
 def drift_section(workspace: Path, name: str) -> str:
     """The drift section, computed at most once per ``DRIFT_TTL_S`` per model: ``monitor`` may
-    embed the recent inputs and run its tests, too slow to repeat on every reload."""
+    embed the recent inputs and run its tests, too slow to repeat on every reload. Loads of the
+    same model wait for the one computing it; other models' do not."""
     key = (str(workspace), name)
-    with _drift_lock:
-        cached = _drift_cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < DRIFT_TTL_S:
-            return cached[1]
+
+    def fresh() -> str | None:
+        with _drift_guard:
+            cached = _drift_cache.get(key)
+        return cached[1] if cached is not None and time.monotonic() - cached[0] < DRIFT_TTL_S else None
+
+    shown = fresh()
+    if shown is not None:
+        return shown
+    with _drift_guard:
+        lock = _drift_locks.setdefault(key, threading.Lock())
+    with lock:
+        shown = fresh()  # computed by the load this one waited for
+        if shown is not None:
+            return shown
         html = _drift_section(workspace, name)
-        _drift_cache[key] = (time.monotonic(), html)
+        with _drift_guard:
+            _drift_cache[key] = (time.monotonic(), html)
         return html
 
 

@@ -139,3 +139,33 @@ def test_the_plots_use_no_pyplot(served: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(plt, name, refused)
     text = client(served).get("/monitoring?model=m").text
     assert "could not be shown" not in text and len(images(text)) >= 5
+
+
+def test_one_models_slow_drift_blocks_only_its_own_loads(tmp_path, monkeypatch) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from automl.ui import monitoring
+
+    release, started = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def compute(ws: Path, name: str) -> str:
+        calls.append(name)
+        if name == "images":
+            started.set()
+            assert release.wait(10)
+        return f"<p>{name}</p>"
+
+    monkeypatch.setattr(monitoring, "_drift_section", compute)
+    monkeypatch.setattr(monitoring, "_drift_cache", {})
+    monkeypatch.setattr(monitoring, "_drift_locks", {})
+    with ThreadPoolExecutor(3) as pool:
+        slow = pool.submit(monitoring.drift_section, tmp_path, "images")
+        assert started.wait(10)
+        again = pool.submit(monitoring.drift_section, tmp_path, "images")  # waits for the first
+        assert pool.submit(monitoring.drift_section, tmp_path, "tables").result(timeout=2) == "<p>tables</p>"
+        assert not slow.done() and not again.done()
+        release.set()
+        assert slow.result(10) == again.result(10) == "<p>images</p>"
+    assert sorted(calls) == ["images", "tables"]  # the waiting load reused the first one's
