@@ -1,12 +1,14 @@
 """Image and text models answer with their ONNX export too (``deploy.export: auto``), and the
 embedding the invoke log keeps still comes out: the served copy's label is the native model's and
-each logged embedding is the native backbone's, within float tolerance."""
+each logged embedding is the native backbone's, within float tolerance; concurrent clients on the
+server's several workers are all answered by the export, and every answer is logged."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -79,14 +81,21 @@ def test_served_export_logs_the_native_embedding(trained: Path, tmp_path: Path, 
     assert automl.load(model, workspace=str(trained)).runtime == "onnx"
     key = KeyStore(trained).add(model, "test")[1]
     with LocalServer.start(trained, [model], tmp_path / "serve.log") as server:
-        answers = Client(server.url, api_key=key).predict(model, inputs)
+        client = Client(server.url, api_key=key)
+        answers = client.predict(model, inputs)
+        # four clients at once, one input per request, on the server's workers (workers=auto:
+        # one per core for a backbone): every answer is the export's, and every one is logged
+        with ThreadPoolExecutor(4) as pool:
+            concurrent = [a for batch in pool.map(lambda x: client.predict(model, [x]), inputs * 2) for a in batch]
         assert server.stop() == 0
+    assert {a.runtime for a in concurrent} == {"onnx"} and len(concurrent) == 2 * len(inputs)
+    assert [a.label for a in concurrent] == [a.label for a in answers] * 2
     assert {a.runtime for a in answers} == {"onnx"}
     native = automl.load(model, workspace=str(trained), runtime="native")
     proba, vectors = native.predict_proba_and_embedding(native_inputs)
     assert [a.label for a in answers] == list(native.labels(proba.to_numpy()))
-    logged = _logged(trained, {a.invoke_id for a in answers})
-    assert set(logged["runtime"]) == {"onnx"}
+    logged = _logged(trained, {a.invoke_id for a in answers + concurrent})
+    assert len(logged) == 3 * len(inputs) and set(logged["runtime"]) == {"onnx"}
     served = np.stack([np.asarray(logged.loc[a.invoke_id, "embedding"], dtype=np.float32) for a in answers])
     assert served.shape == vectors.shape
     np.testing.assert_allclose(served, vectors, atol=1e-3 * max(1.0, float(np.abs(vectors).max())))
