@@ -16,7 +16,9 @@ from automl.errors import BundleFormatError
 
 BUNDLE_FORMAT = 2  # 2: FittedModel with views (image and text tasks)
 TABULAR_TASK = "tabular_classification"
-NETWORK_TASKS = ("image_classification", "text_classification")
+IMAGE_TASK = "image_classification"
+TEXT_TASK = "text_classification"
+NETWORK_TASKS = (IMAGE_TASK, TEXT_TASK)
 
 
 _NULLABLE = {

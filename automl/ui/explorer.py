@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from automl.errors import UserError
-from automl.registry.meta import BundleMeta
+from automl.registry.meta import IMAGE_TASK, TABULAR_TASK, BundleMeta
 from automl.store.reviews import REVIEWED, ReviewStore
 from automl.ui import html
 from automl.ui.files import image_inside, image_response
@@ -40,7 +40,6 @@ SETS = ("training", "reviewed")
 SORTS = {"training": ("issue", "confidence", "order"), "reviewed": ("arrival", "confidence")}
 MAX_LIMIT = 200
 PAIRS, PAIR_EXAMPLES = 3, 4
-IMAGE = "image_classification"
 
 
 @dataclass
@@ -155,7 +154,7 @@ def training_inputs(workspace: Path, run: RunData) -> tuple[dict[str, Any], list
     except UserError as err:
         return {}, [f"the training data cannot be read again ({err})"]
     records = table.features.to_dict("records")
-    if run.task != "tabular_classification":
+    if run.task != TABULAR_TASK:
         return {str(i): r.get("input") for i, r in zip(table.ids, records, strict=True)}, []
     return {str(i): r for i, r in zip(table.ids, records, strict=True)}, []
 
@@ -267,13 +266,13 @@ class Explorer:
         return built
 
     def inputs(self, run: RunData) -> dict[str, Any]:
-        if run.inputs is None and run.task != IMAGE:
+        if run.inputs is None and run.task != IMAGE_TASK:
             run.inputs, notes = training_inputs(self.workspace, run)
             run.notes.extend(notes)
         return run.inputs or {}
 
     def training_view(self, model: str, run: RunData, row: Any) -> dict[str, Any]:
-        image = run.task == IMAGE
+        image = run.task == IMAGE_TASK
         return {
             "set": "training",
             "id": str(row.example_id),
@@ -388,7 +387,7 @@ class Explorer:
 
     def image(self, model: str, row: int) -> Path | None:
         run = self.run(model)
-        if run is None or run.task != IMAGE or not 0 <= row < len(run.rows):
+        if run is None or run.task != IMAGE_TASK or not 0 <= row < len(run.rows):
             return None
         return image_inside(run.data_root, str(run.rows["source"].iat[row]))
 
