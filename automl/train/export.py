@@ -81,17 +81,20 @@ def expected_export_s(
     views: dict[str, Any],
     workspace: Path,
     forward_rates: dict[str, float] | None = None,
+    n_rows: int | None = None,
 ) -> float:
     """The seconds an export may take beyond the usual reserve, for a model over any of ``views``:
     what the exporter expects for itself (``expected_seconds``, e.g. converting a backbone the first
-    time; none without it), plus its check, which runs the native model and the copy over
-    ``deploy.export_check_rows`` examples: two passes at the slowest backbone's ``forward_rates``
-    (examples/s). The run holds them back from its search so the export ends within the budget."""
+    time; none without it), plus its check, which runs the copy over the check rows (at most
+    ``deploy.export_check_rows`` of the first fold of ``n_rows`` examples; the native side comes
+    from the embedding cache), at the slowest backbone's ``forward_rates`` (examples/s). The run
+    holds them back from its search so the export ends within the budget."""
     recipe = checked.recipe
     if recipe.deploy.export is None:
         return 0.0
     rates = [rate for rate in (forward_rates or {}).values() if rate > 0]
-    check_s = 2 * recipe.deploy.export_check_rows / min(rates) if rates else 0.0
+    fold = recipe.deploy.export_check_rows if n_rows is None else -(-n_rows // recipe.eval.cv_folds)
+    check_s = min(recipe.deploy.export_check_rows, fold) / min(rates) if rates else 0.0
     try:
         exporter = _exporter(checked, plugins)
         if not hasattr(exporter, "expected_seconds"):
@@ -101,6 +104,29 @@ def expected_export_s(
         name = checked.recipe.deploy.export
         print(f"warning: the {name} exporter could not estimate its time: {err}", file=sys.stderr)
         return check_s
+
+
+def reference_outputs(
+    model: Any, views: dict[str, Any], chosen: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, Any] | None:
+    """The native model's probabilities and logged embedding on the rows ``chosen``, from the run's
+    view matrices (``views``: view key -> X over every example), where a member reads a backbone's
+    embeddings: the embedding cache already holds what the backbone gives for those inputs. None
+    for tables (the native model is cheap to run) or when a view is missing."""
+    from automl.evaluate.cv import rows
+    from automl.features.views import EmbeddingView
+
+    keys = list(dict.fromkeys(m.view for m in model.members))
+    if not keys or any(k not in views or len(views[k]) != n_rows for k in keys):
+        return None
+    if not any(isinstance(model.views[k], EmbeddingView) for k in keys):
+        return None
+    mask = np.zeros(n_rows, dtype=bool)
+    mask[chosen] = True
+    built = {k: rows(views[k], mask) for k in keys}
+    logged = model.logged_view()
+    embedding = None if logged is None else np.asarray(built[logged], dtype=np.float32)
+    return np.asarray(model.predict_proba_views(built), dtype=np.float64), embedding
 
 
 def export_model(
@@ -113,12 +139,15 @@ def export_model(
     log: TextIO | None = None,
     workspace: Path | None = None,
     seconds_left: float | None = None,
+    views: dict[str, Any] | None = None,
 ) -> ExportOutcome | None:
     """Run the recipe's exporter on ``model``, checked on ``deploy.export_check_rows`` examples of
     the first fold; None when the recipe asks for no export. An exporter's ``export`` gets, where
     it declares them: ``labels`` and ``metric`` (those examples' class indices and the recipe's
     metric, e.g. to bound a quantized model's change in that metric), ``cache_dir`` (the
-    workspace's export cache) and ``seconds_left`` (what the time budget leaves; None: no limit)."""
+    workspace's export cache), ``seconds_left`` (what the time budget leaves; None: no limit) and
+    ``reference`` (the native model's outputs on the check rows from the run's ``views``, where a
+    member reads a backbone's cached embeddings: the check then runs no backbone)."""
     recipe = checked.recipe
     name = recipe.deploy.export
     if name is None:
@@ -134,6 +163,7 @@ def export_model(
             "metric": plugins.metrics.get(recipe.eval.metric),
             "cache_dir": None if workspace is None else cache_dir(workspace),
             "seconds_left": seconds_left,
+            "reference": None if views is None else reference_outputs(model, views, chosen, len(folds)),
         }
         extra = _optional_arguments(exporter.export, offered)
         report = _as_dict(exporter.export(model, inputs, folder, **extra))

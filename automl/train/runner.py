@@ -307,7 +307,11 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
             if use_ray:
                 warm_driver()
             prepared = preparing.result()
-            deadline.hold(expected_export_s(checked, plugins, prepared.view_objects, workspace, prepared.forward_rates))
+            deadline.hold(
+                expected_export_s(
+                    checked, plugins, prepared.view_objects, workspace, prepared.forward_rates, len(table)
+                )
+            )
             choice = choose_configs(plan, checked, plugins, prepared, len(table), log, deadline.search_seconds())
             outcome = _search(
                 checked, plugins, prepared, table, folds, run_dir, choice, metric, deadline, progress_stream
@@ -332,7 +336,7 @@ def run_recipe(recipe: Recipe, progress_stream: TextIO | None = None, started: f
         print(f"note: {notes[-1]}", file=log)
     seconds_left = None if recipe.search.time_budget_s is None else deadline.remaining()
     exported, export_s = _timed(
-        export_model, checked, plugins, model, table, folds, run_dir, log, workspace, seconds_left
+        export_model, checked, plugins, model, table, folds, run_dir, log, workspace, seconds_left, prepared.views
     )
 
     (report, gate_s) = _timed(

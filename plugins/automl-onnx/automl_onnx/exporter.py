@@ -123,14 +123,17 @@ class OnnxExporter:
         metric: Any = None,
         cache_dir: Path | None = None,
         seconds_left: float | None = None,
+        reference: tuple[Any, Any] | None = None,
     ) -> ExportReport:
         """Export ``model`` (an ``automl.model.fitted.FittedModel``) into ``folder``; ``inputs`` are held-out
         raw inputs (a DataFrame of rows, or image paths / texts) to check agreement and time it.
         ``labels`` (their class indices) and ``metric`` (a ``MetricSpec``, default accuracy) make
         the quantization tolerance a bound on the metric's change. ``cache_dir`` keeps converted
         backbone networks for later exports; ``seconds_left`` (the run's time budget) skips a
-        backbone conversion that would not end within it. Never raises for a model that cannot be
-        exported: the report says why."""
+        backbone conversion that would not end within it. ``reference``: the native model's
+        probabilities and logged embedding on ``inputs`` when the caller has them (a run, from its
+        embedding cache), so the check need not run the backbone again (``native_ms_per_row`` is
+        then not measured). Never raises for a model that cannot be exported: the report says why."""
         started = time.perf_counter()
         cfg = self.config
         folder = Path(folder)
@@ -170,9 +173,13 @@ class OnnxExporter:
         embeds = runtime.has_embedding
         names = ("probabilities", "label", EMBEDDING) if embeds else ("probabilities", "label")
         warm = _head(inputs, min(n, 8))
-        model.predict_proba(warm)
         runtime.outputs(warm, names)
-        (native, native_embedding), native_s = _timed(lambda: _native(model, inputs, embeds))
+        native_s: float | None = None
+        if reference is not None and (reference[1] is not None or not embeds):
+            native, native_embedding = np.asarray(reference[0], dtype=np.float64), reference[1]
+        else:
+            model.predict_proba(warm)
+            (native, native_embedding), native_s = _timed(lambda: _native(model, inputs, embeds))
         onnx_out, onnx_s = _timed(lambda: runtime.outputs(inputs, names))
         proba, label = onnx_out[0], onnx_out[1]
         native_label = decide(native, model.threshold)
@@ -183,7 +190,7 @@ class OnnxExporter:
             "max_abs_diff": diff,
             "same_label_rate": same,
             "rows_checked": n,
-            "native_ms_per_row": round(1000 * native_s / n, 4),
+            "native_ms_per_row": None if native_s is None else round(1000 * native_s / n, 4),
             "onnx_ms_per_row": round(1000 * onnx_s / n, 4),
             "embedding": embeds,
         }

@@ -156,3 +156,26 @@ def test_a_backbone_conversion_past_the_time_left_is_skipped_with_the_reason(ima
     assert not report.exported
     assert "more than the 0 s search.time_budget_s leaves" in report.reason and "takes about" in report.reason
     assert not list((tmp_path / "cache").glob("*.onnx"))
+
+
+def test_the_check_takes_the_callers_native_outputs_without_running_the_backbone(image_model, tmp_path: Path):
+    model, check, _ = image_model
+    proba, embedding = model.predict_proba_and_embedding(check)
+
+    class NoBackbone:
+        """The model, except that running it natively fails: the check must use the reference."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            if name in ("predict_proba", "predict_proba_and_embedding"):
+                raise AssertionError("the native backbone ran")
+            return getattr(self.inner, name)
+
+    report = OnnxExporter().export(NoBackbone(model), check, tmp_path, reference=(proba, embedding))
+    assert report.exported, report.reason
+    assert report.native_ms_per_row is None and report.embedding_max_abs_diff is not None
+    # a reference that disagrees with the graph fails the check like a native run would
+    wrong = OnnxExporter().export(NoBackbone(model), check, tmp_path / "wrong", reference=(1 - proba, embedding))
+    assert not wrong.exported and "disagrees" in wrong.reason

@@ -193,14 +193,46 @@ def test_an_exporter_gets_the_workspace_cache_and_the_time_left(plugins, small_c
     checked = _checked(budgeted, small_csv)
     ws = tmp_path / "ws"
     assert expected_export_s(checked, budgeted, {"backbone:x": "view"}, ws) == 7.5
-    # plus the check: the native model and the copy over the check rows, at the slowest backbone's rate
+    # plus the check: the copy over the check rows (at most the first fold), at the slowest backbone's rate
     rows = checked.recipe.deploy.export_check_rows
     rates = {"fast": 400.0, "slow": 100.0}
-    assert expected_export_s(checked, budgeted, {"backbone:x": "view"}, ws, rates) == pytest.approx(
-        7.5 + 2 * rows / 100
+    expected = expected_export_s(checked, budgeted, {"backbone:x": "view"}, ws, rates)
+    assert expected == pytest.approx(7.5 + rows / 100)
+    small = 10 * checked.recipe.eval.cv_folds  # a fold of 10 examples
+    assert expected_export_s(checked, budgeted, {"backbone:x": "view"}, ws, rates, small) == pytest.approx(
+        7.5 + 10 / 100
     )
     assert seen == {"views": ["view"], "cache": cache_dir(ws)}
     export_model(checked, budgeted, object(), _table(["a", "b"]), np.zeros(2, dtype=int), tmp_path, None, ws, 12.0)
     assert seen["cache_dir"] == ws / "cache" / "exports" and seen["seconds_left"] == 12.0
     # an exporter without the estimate costs nothing extra; no export asked: nothing either
     assert expected_export_s(_checked(plugins, small_csv), plugins, {}, ws) == 0.0
+
+
+def test_the_native_reference_comes_from_the_runs_view_matrices() -> None:
+    from types import SimpleNamespace
+
+    from sklearn.linear_model import LogisticRegression
+
+    from automl.features.views import EmbeddingView, TabularView
+    from automl.model.fitted import FittedMember, FittedModel
+    from automl.train.export import reference_outputs
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(20, 3)), columns=["e0", "e1", "e2"])
+    y = (X["e0"] > 0).astype(int).to_numpy()
+    head = LogisticRegression().fit(X, y)
+    view = EmbeddingView(SimpleNamespace())  # never called: the matrices stand for it
+    model = FittedModel(
+        "image_classification", ["a", "b"], {"backbone:x": view}, [FittedMember("backbone:x", head, 1.0)]
+    )
+    chosen = np.array([1, 4, 7])
+    proba, embedding = reference_outputs(model, {"backbone:x": X}, chosen, 20)
+    np.testing.assert_allclose(proba, head.predict_proba(X.iloc[chosen]))
+    np.testing.assert_array_equal(embedding, X.iloc[chosen].to_numpy(np.float32))
+    assert reference_outputs(model, {"backbone:x": X.iloc[:10]}, chosen, 20) is None  # not the run's rows
+    assert reference_outputs(model, {}, chosen, 20) is None
+    table = FittedModel(
+        "tabular_classification", ["a", "b"], {"features": TabularView(None)}, [FittedMember("features", head, 1.0)]
+    )  # type: ignore[arg-type]
+    assert reference_outputs(table, {"features": X}, chosen, 20) is None  # tables run natively
