@@ -53,7 +53,10 @@ class LabelReport:
 
 
 def last_run(workspace: Path, recipe: str) -> Path:
-    runs = sorted((workspace / "runs" / recipe).glob("*/oof.parquet"))
+    # a run counts once its summary is written (its out-of-fold file is written before it)
+    runs = sorted(
+        p for p in (workspace / "runs" / recipe).glob("*/oof.parquet") if (p.parent / "summary.json").is_file()
+    )
     if not runs:
         raise UserError(f"recipe={recipe}: no finished run in {workspace}; run it first (automl run recipe={recipe}).")
     return runs[-1].parent

@@ -28,6 +28,7 @@ from automl.config.validate import CheckedRecipe, check_recipe, typed_options
 from automl.data.splits import stratified_folds
 from automl.data.table import ExampleTable, build_table
 from automl.deadline import RESERVE_MIN_S, Deadline
+from automl.durable import write_text
 from automl.errors import AutomlError, UserError
 from automl.evaluate.artifacts import leaderboard_rows, write_artifacts
 from automl.evaluate.cv import TrialData, fit_estimator, rows
@@ -246,7 +247,7 @@ def _gate(
 
 
 def _write_summary(run_dir: Path, summary: RunSummary) -> None:
-    (run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=str))
+    write_text(run_dir / "summary.json", json.dumps(summary.to_json(), indent=2, default=str))  # whole or absent
 
 
 def _with_report(summary: RunSummary, run_dir: Path, log: TextIO) -> RunSummary:

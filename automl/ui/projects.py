@@ -23,10 +23,10 @@ from automl import durable
 from automl.data.content_id import bytes_content_id
 from automl.data.images import IMAGE_SUFFIXES, is_image_file
 from automl.errors import UserError
+from automl.registry.meta import IMAGE_TASK, TEXT_TASK
 from automl.store.reviews import QueueItem, ReviewStore
 from automl.ui.files import image_inside
 
-IMAGE, TEXT = "image_classification", "text_classification"
 POOL_SAMPLER = "unlabelled"
 MAX_POOL = 100_000
 MAX_LABEL = 100
@@ -121,12 +121,12 @@ def pool_inputs(source: Path) -> tuple[str, list[tuple[str, str]]]:
         files = sorted(p for p in source.rglob("*") if is_image_file(p) and not _hidden(p, source))
         if not files:
             raise UserError(f"source={source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder.")
-        return IMAGE, [(bytes_content_id(p.read_bytes()), str(p)) for p in files[:MAX_POOL]]
+        return IMAGE_TASK, [(bytes_content_id(p.read_bytes()), str(p)) for p in files[:MAX_POOL]]
     if source.is_file() and source.suffix.lower() in TEXT_SUFFIXES:
         texts = _pool_texts(source)
         if not texts:
             raise UserError(f"source={source}: no texts in this file.")
-        return TEXT, [(bytes_content_id(t.encode("utf-8")), t) for t in texts[:MAX_POOL]]
+        return TEXT_TASK, [(bytes_content_id(t.encode("utf-8")), t) for t in texts[:MAX_POOL]]
     raise UserError(
         f"source={source}: give a folder of images or a file of texts ({', '.join(TEXT_SUFFIXES)}; one text a line "
         "in .txt, a 'text' column otherwise)."
@@ -197,4 +197,4 @@ def create_project(
 
 def pool_file(project: Project, value: Any) -> Path | None:
     """The image file of a pool item, only when it lies inside the project's pool folder."""
-    return image_inside(project.pool_root, value) if project.task == IMAGE else None
+    return image_inside(project.pool_root, value) if project.task == IMAGE_TASK else None

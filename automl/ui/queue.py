@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import UserError
+from automl.registry.meta import IMAGE_TASK, TEXT_TASK
 from automl.registry.store import ModelStore
 from automl.store.reviews import PENDING, Annotation, Conflict, QueueItem, ReviewStore
-from automl.ui.projects import IMAGE, TEXT, Project, check_label, load_project, project_names, save_project, with_label
+from automl.ui.projects import Project, check_label, load_project, project_names, save_project, with_label
 
 SORTS = ("uncertainty", "margin", "arrival")
 MAX_ITEMS = 200
@@ -69,7 +70,7 @@ class ReviewQueue:
 
     def add_label(self, label: str) -> list[str]:
         if self.project is None:
-            self.project = Project(self.name, self.task or TEXT, list(self.classes))
+            self.project = Project(self.name, self.task or TEXT_TASK, list(self.classes))
             save_project(self.workspace, self.project)
         self.project = with_label(self.workspace, self.project, label)
         return self.labels
@@ -81,7 +82,7 @@ class ReviewQueue:
     def view(self, item: QueueItem, margins: dict[str, float]) -> dict[str, Any]:
         score = self.scores.get(item.content_id) if item.version == 0 else None
         value = json.loads(item.input_json) if item.input_json else None
-        image = bool(item.input_blob) or (self.task == IMAGE and item.version == 0)
+        image = bool(item.input_blob) or (self.task == IMAGE_TASK and item.version == 0)
         text = None if image else (value if isinstance(value, str) else json.dumps(value, indent=1, sort_keys=True))
         return {
             "id": item.item_id,

@@ -21,8 +21,9 @@ from typing import Any
 
 from automl import durable
 from automl.errors import UserError
+from automl.registry.meta import IMAGE_TASK
 from automl.store.reviews import PENDING, ReviewStore
-from automl.ui.projects import IMAGE, Project
+from automl.ui.projects import Project
 from automl.ui.queue import Score
 
 DONE, NOT_PROMOTED = 0, 3
@@ -44,13 +45,13 @@ def write_training_files(workspace: Path, project: Project) -> Path:
         raise UserError(f"label at least 2 examples of each of two labels before training (labelled: {have}).")
     folder = project_dir(workspace, project.name)
     folder.mkdir(parents=True, exist_ok=True)
-    column = "image" if project.task == IMAGE else "text"
+    column = "image" if project.task == IMAGE_TASK else "text"
     table = folder / "labelled.csv"
     with durable.atomic_path(table) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow([column, "label"])
         writer.writerows([json.loads(a.input_json or '""'), a.label] for a in notes)
-    loader = "image_table" if project.task == IMAGE else "text_table"
+    loader = "image_table" if project.task == IMAGE_TASK else "text_table"
     search: dict[str, Any] = {"time_budget_s": project.time_budget_s}
     if project.trainers:
         search["trainers"] = project.trainers

@@ -25,8 +25,11 @@ def chromium_path() -> str | None:
     return os.environ.get("AUTOML_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per test module: Playwright's sync API runs an event loop in this thread
+    while it is open, and a session-wide one would make every later ``asyncio.run`` (the serving
+    tests) fail with "Cannot run the event loop while another loop is running"."""
     executable = chromium_path()
     if executable is None:
         message = "no chromium on PATH: run `bash scripts/install-browser` (as root) for the page tests"

@@ -29,6 +29,7 @@ def _run(workspace: Path, n: int = 400, flips: int = 20) -> set[str]:
     run_dir = workspace / "runs" / "r" / "20260101-000000-abcd"
     run_dir.mkdir(parents=True)
     oof.to_parquet(run_dir / "oof.parquet")
+    (run_dir / "summary.json").write_text("{}")  # a finished run: its summary is written last
     return {f"c{i}" for i in flipped}
 
 
@@ -100,6 +101,7 @@ def test_suspects_go_to_the_review_queue_and_come_back_as_relabels(workspace: Pa
     run_dir = workspace / "runs" / "r" / "20260101-000000-abcd"
     run_dir.mkdir(parents=True)
     oof.to_parquet(run_dir / "oof.parquet")
+    (run_dir / "summary.json").write_text("{}")  # a finished run: its summary is written last
     lineage = {"run_id": run_dir.name, "recipe": recipe_dict}
     ModelStore(workspace).register("r", {"w": 1}, {"classes": ["a", "b", "c"], "lineage": lineage})
 
@@ -117,3 +119,13 @@ def test_suspects_go_to_the_review_queue_and_come_back_as_relabels(workspace: Pa
     )
     merged = with_annotations(table, recipe, workspace)
     assert (merged.relabelled, merged.from_reviews) == (4, 0)
+
+
+def test_a_run_still_being_written_is_not_the_last_run(workspace: Path) -> None:
+    from automl.loop.label_issues import last_run
+
+    _run(workspace)  # a finished run
+    newer = workspace / "runs" / "r" / "20990101-000000-ffff"
+    newer.mkdir(parents=True)
+    (newer / "oof.parquet").write_bytes(b"half written")  # no summary yet
+    assert last_run(workspace, "r").name == "20260101-000000-abcd"

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from automl.registry.meta import TEXT_TASK
 from automl.store.reviews import QueueItem, ReviewStore
 from automl.ui.access import Access
-from automl.ui.projects import TEXT, Project, create_project, save_project
+from automl.ui.projects import Project, create_project, save_project
 from automl.ui.server import UiContext, create_app
 
 KEY = "k" * 32
@@ -150,7 +151,7 @@ def test_a_label_added_on_the_spot_can_be_used_at_once(workspace: Path, project:
 
 def _queued(workspace: Path, confidences: list[float], scores: list[dict[str, float]]) -> list[str]:
     """Sampled invokes of a model queue (the page's view of `automl sample`'s items)."""
-    save_project(workspace, Project("spam", TEXT, ["ham", "spam"]))
+    save_project(workspace, Project("spam", TEXT_TASK, ["ham", "spam"]))
     start = datetime(2026, 1, 1)
     items = [
         QueueItem(
@@ -236,7 +237,7 @@ def test_images_are_served_only_from_the_project_folder(workspace: Path, tmp_pat
 def test_a_project_from_the_page_checks_its_source(workspace: Path, texts: Path) -> None:
     c, _ = client(workspace)
     made = c.post("/api/projects", json={"name": "inbox", "source": str(texts), "labels": "ham, spam"}, headers=auth())
-    assert made.status_code == 200 and made.json() == {"name": "inbox", "task": TEXT, "labels": ["ham", "spam"]}
+    assert made.status_code == 200 and made.json() == {"name": "inbox", "task": TEXT_TASK, "labels": ["ham", "spam"]}
     for body in (
         {"name": "../x", "source": str(texts)},
         {"name": "ok", "source": str(texts.parent / "missing")},
@@ -261,14 +262,14 @@ def test_a_sampled_image_invoke_is_served_from_the_invoke_log(workspace: Path, t
 
     from PIL import Image
 
+    from automl.registry.meta import IMAGE_TASK
     from automl.store.invokes import InvokePaths
     from automl.store.invokes.blobs import put_blob
-    from automl.ui.projects import IMAGE
 
     data = io.BytesIO()
     Image.new("RGB", (6, 6), (0, 90, 0)).save(data, format="PNG")
     key = put_blob(InvokePaths(workspace).blobs, data.getvalue())
-    save_project(workspace, Project("pets", IMAGE, ["dog", "cat"]))
+    save_project(workspace, Project("pets", IMAGE_TASK, ["dog", "cat"]))
     item = QueueItem("00000000000a", "pets", 1, "inv", key, datetime(2026, 1, 1), "low_confidence", "margin 0.1",
                      "dog", 0.55, None, key)  # fmt: skip
     ReviewStore(workspace).add([item])

@@ -15,10 +15,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from automl.data.table import PROBA_PREFIX
+from automl.registry.meta import TEXT_TASK
 from automl.store.reviews import Annotation, QueueItem, ReviewStore
 from automl.testing.runs import fake_run
 from automl.ui.access import Access
-from automl.ui.projects import TEXT, Project, save_project
+from automl.ui.projects import Project, save_project
 from automl.ui.server import UiContext, create_app
 
 SCRIPT = "<script>alert(1)</script>"
@@ -109,7 +110,7 @@ def test_bad_parameters_are_one_line_400s(workspace: Path, run: Path) -> None:
 
 
 def review_items(workspace: Path) -> list[QueueItem]:
-    save_project(workspace, Project("pets", TEXT, ["cat", "dog", SCRIPT]))
+    save_project(workspace, Project("pets", TEXT_TASK, ["cat", "dog", SCRIPT]))
     start = datetime(2026, 1, 1)
     items = [
         QueueItem(
