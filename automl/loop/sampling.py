@@ -30,6 +30,7 @@ from automl.store.reviews import QueueItem, ReviewStore
 
 RANDOM = "random"
 FLAGGED = "flagged"
+NEAR = "near an item already queued"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _quotas(k: int, samplers: list[str], random_share: float) -> list[tuple[str,
     return [*quotas, (RANDOM, n_random + (rest if not samplers else 0))]
 
 
-class _Picker:
+class Picker:
     """Greedy, diverse picking: by each sampler's scores, skipping near-duplicates."""
 
     def __init__(self, candidates: pd.DataFrame, min_distance: float) -> None:
@@ -120,6 +121,18 @@ class _Picker:
         return got
 
 
+def diverse_order(
+    candidates: pd.DataFrame, name: str, sampler: Any, scores: np.ndarray, min_distance: float
+) -> list[tuple[int, str]]:
+    """Every candidate with a score, greedily by ``scores`` (highest first) as :class:`Picker`
+    takes them, diverse first: one within ``min_distance`` of one already placed goes after all
+    the diverse ones (still by score, its reason saying so). ``(row index, reason)`` pairs."""
+    picker = Picker(candidates, min_distance)
+    diverse = picker.take(name, sampler, scores, len(candidates))
+    picker.take(name, sampler, scores, len(candidates), diverse=False)
+    return [(i, picker.why[i][1] + ("" if k < diverse else f"; {NEAR}")) for k, i in enumerate(picker.taken)]
+
+
 def sample(
     workspace: Path, ref: str, plugins: Plugins, n: int | None = None, now: datetime | None = None
 ) -> SampleResult:
@@ -142,7 +155,7 @@ def sample(
     registry = plugins.registries["sampler"]
     built = {s: registry.get(s).factory(registry.get(s).config_cls()) for s in [*config.samplers, RANDOM]}
     mistakes = _mistakes(workspace, name, reviews) if "near_mistakes" in config.samplers else None
-    picker = _Picker(candidates, config.min_distance)
+    picker = Picker(candidates, config.min_distance)
     others = [s for s in config.samplers if s != FLAGGED]
     if FLAGGED in config.samplers:  # what callers flagged comes first, all of it the budget allows
         scores = np.asarray(built[FLAGGED].score(candidates, mistakes))

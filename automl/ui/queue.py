@@ -32,6 +32,7 @@ class Score:
     sampler: str
     reason: str
     version: int
+    rank: int = 0  # its place in the samplers' order of the pool (uncertain first, diverse)
 
 
 def queue_names(workspace: Path) -> list[str]:
@@ -107,9 +108,11 @@ class ReviewQueue:
         self.listed = {i.item_id: i for i in items}
         margins = _invoke_margins(self.workspace, items) if sort == "margin" else {}
         views = [self.view(i, margins) for i in items]
-        if sort != "arrival":
-            key = "confidence" if sort == "uncertainty" else "margin"
-            views.sort(key=lambda v: (v[key] is None, v[key] if v[key] is not None else 0.0))
+        if sort == "uncertainty":  # the scored pool in the samplers' order, then the rest by confidence
+            ranks = {i.item_id: s.rank for i in items if i.version == 0 and (s := self.scores.get(i.content_id))}
+            views.sort(key=lambda v: (v["id"] not in ranks, ranks.get(v["id"], 0), *_low_first(v["confidence"])))
+        elif sort == "margin":
+            views.sort(key=lambda v: _low_first(v["margin"]))
         return views[: max(1, min(limit, MAX_ITEMS))]
 
     def item(self, item_id: str) -> QueueItem:
@@ -150,6 +153,10 @@ class ReviewQueue:
         self.item(item_id)  # an unknown item: a UserError
         if not self.reviews.undo(item_id):
             raise Conflict(f"item {item_id} is pending: nothing to undo.")
+
+
+def _low_first(value: float | None) -> tuple[bool, float]:
+    return value is None, value if value is not None else 0.0
 
 
 def _invoke_margins(workspace: Path, items: list[QueueItem]) -> dict[str, float]:

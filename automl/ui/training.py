@@ -1,6 +1,6 @@
 """Train from the page: ``automl run`` of a project's generated recipe in a process of its own,
 its progress read back from the run's log while it runs; then the project's pool is scored by the
-new model so the next items come ordered by the samplers (least confident first).
+new model so the next items come ordered by the samplers (least confident first, diverse).
 
 Files, all under ``<workspace>/ui/<project>/``: ``recipe.yaml`` (the generated recipe),
 ``labelled.csv`` (the annotated pool inputs, rewritten from the review store before each run: the
@@ -140,10 +140,14 @@ class TrainJob:
 
 def score_pool(workspace: Path, name: str) -> dict[str, Score]:
     """The production model's label, confidence and margin for each pending pool item of
-    ``name``, ranked by the ``low_confidence`` sampler (its reason is what the page shows)."""
+    ``name``, ranked as ``automl sample`` picks: by the ``low_confidence`` sampler (least sure
+    first), diverse (an item whose embedding is within ``monitor.min_distance`` of one ranked
+    before it goes after the others); the sampler's reason is what the page shows."""
     import numpy as np
     import pandas as pd
 
+    from automl.config.schema import MonitorConfig
+    from automl.loop.sampling import diverse_order
     from automl.model.predictor import load
     from automl.plugins.manager import get_plugins
 
@@ -153,7 +157,8 @@ def score_pool(workspace: Path, name: str) -> dict[str, Score]:
     predictor = load(name, workspace)
     version = int(predictor.meta.version)
     inputs = [json.loads(i.input_json or '""') for i in items]
-    proba = predictor.predict_proba(inputs).to_numpy()
+    probabilities, vectors = predictor.predict_proba_and_embedding(inputs)
+    proba = np.asarray(probabilities, dtype=float)
     ranked = -np.sort(-proba, axis=1)
     decided = predictor.decide(proba)  # the tuned threshold's class, not always the likeliest
     frame = pd.DataFrame(
@@ -161,15 +166,23 @@ def score_pool(workspace: Path, name: str) -> dict[str, Score]:
             "label": np.asarray(predictor.classes, dtype=object)[decided],
             "confidence": proba[np.arange(len(proba)), decided],  # how sure of the label shown
             "margin": ranked[:, 0] - (ranked[:, 1] if proba.shape[1] > 1 else 0.0),
-            "embedding": [None] * len(items),
+            "embedding": [None] * len(items) if vectors is None else [np.asarray(v, dtype=float) for v in vectors],
             "flag": [None] * len(items),
         }
     )
     spec = get_plugins().registries["sampler"].get(SAMPLER)
     sampler = spec.factory(spec.config_cls())
+    order = diverse_order(frame, SAMPLER, sampler, np.asarray(sampler.score(frame, None)), MonitorConfig().min_distance)
+    rows = frame.to_dict("records")
     return {
-        item.content_id: Score(
-            str(row.label), float(row.confidence), float(row.margin), SAMPLER, sampler.reason(frame.loc[i]), version
+        items[i].content_id: Score(
+            str(rows[i]["label"]),
+            float(rows[i]["confidence"]),
+            float(rows[i]["margin"]),
+            SAMPLER,
+            reason,
+            version,
+            rank,
         )
-        for i, (item, row) in enumerate(zip(items, frame.itertuples(index=False), strict=True))
+        for rank, (i, reason) in enumerate(order)
     }

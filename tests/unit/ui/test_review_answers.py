@@ -108,6 +108,9 @@ class ThresholdModel:
         p = np.array([self.p_spam[t] for t in inputs])
         return pd.DataFrame({"ham": 1 - p, "spam": p})
 
+    def predict_proba_and_embedding(self, inputs: list[str]) -> tuple[pd.DataFrame, None]:
+        return self.predict_proba(inputs), None
+
     def decide(self, proba: np.ndarray) -> np.ndarray:
         return (proba[:, 1] >= 0.3).astype(int)
 
