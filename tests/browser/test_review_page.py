@@ -134,28 +134,38 @@ def spam_texts(path: Path, n: int) -> dict[str, str]:
     return {t.strip(): label for t, label in zip(picked["text"], picked["label"], strict=True)}
 
 
+def start_project(page: Any, ui: LocalUi, name: str, source: Path, labels: str, trainers: str) -> None:
+    """Sign in on an empty workspace and start a project with the page's form."""
+    page.goto(ui.login_url)
+    page.wait_for_selector("#new-project[open]")  # an empty workspace opens the form
+    page.fill("#project-name", name)
+    page.fill("#project-source", str(source))
+    page.fill("#project-labels", labels)
+    page.fill("#project-trainers", trainers)
+    page.click("#project-form button")
+
+
+def train_from_the_page(page: Any, timeout_ms: float) -> None:
+    """Press Train once every answer is on the server; wait for the run to end, and done."""
+    page.evaluate("() => window.automlReview.chain")
+    page.click("#train-button")
+    page.wait_for_function(
+        "() => /^(done|failed)/.test(document.getElementById('train-state').textContent)", timeout=timeout_ms
+    )
+    assert page.text_content("#train-state").startswith("done"), page.text_content("#train-log")
+
+
 @pytest.mark.slow
 def test_start_a_project_from_unlabelled_texts_and_train_it_from_the_page(page: Any, tmp_path: Path) -> None:
     truth = spam_texts(tmp_path / "inbox.txt", 40)
     with LocalUi.start(tmp_path / "ws", tmp_path / "ui.log") as ui:
-        page.goto(ui.login_url)
-        page.wait_for_selector("#new-project[open]")  # an empty workspace opens the form
-        page.fill("#project-name", "inbox")
-        page.fill("#project-source", str(tmp_path / "inbox.txt"))
-        page.fill("#project-labels", "ham, spam")
-        page.fill("#project-trainers", "tfidf_linear")
-        page.click("#project-form button")
+        start_project(page, ui, "inbox", tmp_path / "inbox.txt", "ham, spam", "tfidf_linear")
         page.wait_for_selector("#card:not([hidden]) #text")
         assert page.text_content("#predicted") == "no model yet"
         for _ in range(16):
             label = truth[str(page.text_content("#text"))]
             press(page, "1" if label == "ham" else "2")
-        page.evaluate("() => window.automlReview.chain")
-        page.click("#train-button")
-        page.wait_for_function(
-            "() => /^(done|failed)/.test(document.getElementById('train-state').textContent)", timeout=240_000
-        )
-        assert page.text_content("#train-state").startswith("done"), page.text_content("#train-log")
+        train_from_the_page(page, 240_000)
         assert "trial" in page.text_content("#train-log")  # the run's progress lines, shown as it ran
         # The rest of the pool comes ordered by the sampler, with the model's label
         page.wait_for_function("() => document.getElementById('sampler').textContent === 'low_confidence'")

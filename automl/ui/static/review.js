@@ -343,7 +343,7 @@
         } else if (status.state !== "running") {
           if (status.result) {
             const r = status.result;
-            say(`Model ${model}:${r.version} trained (${r.metric} ${Number(r.score).toFixed(3)}); the queue now comes least confident first.`);
+            say(`Model ${model}:${r.version} trained (${r.metric} ${Number(r.score).toFixed(3)}); the queue now comes uncertain first, diverse.`);
             if (state.model === model) reload();
           } else if (status.state === "failed") {
             say(`training failed (exit ${status.exit_code}): see the log below`, true);
