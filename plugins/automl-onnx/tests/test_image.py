@@ -20,6 +20,9 @@ from automl.features.views import EmbeddingView  # noqa: E402
 from automl.model.fitted import FittedMember, FittedModel  # noqa: E402
 from automl.plugins.components import MetricSpec, TrainContext  # noqa: E402
 
+# Each export converts resnet18 with torch.onnx or splices it (seconds): in the slow part of the suite.
+pytestmark = pytest.mark.slow
+
 SIZE = 64  # resnet18 is fully convolutional: a small input keeps the tests fast
 
 
@@ -38,6 +41,12 @@ def _embedder(size: int | None = None):
 
 
 @pytest.fixture(scope="module")
+def networks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Converted backbones shared by the module's exports: resnet18 is converted once."""
+    return tmp_path_factory.mktemp("networks")
+
+
+@pytest.fixture(scope="module")
 def image_model(tmp_path_factory: pytest.TempPathFactory, make_images, fit_trainer):
     paths, y = make_images(tmp_path_factory.mktemp("images"), 36)
     view = EmbeddingView(_embedder(SIZE))
@@ -52,9 +61,9 @@ def image_model(tmp_path_factory: pytest.TempPathFactory, make_images, fit_train
     return model, paths[24:], y[24:]
 
 
-def test_backbone_and_heads_export_as_one_graph(image_model, tmp_path: Path):
+def test_backbone_and_heads_export_as_one_graph(image_model, networks: Path, tmp_path: Path):
     model, check, _ = image_model
-    report = OnnxExporter().export(model, check, tmp_path)
+    report = OnnxExporter().export(model, check, tmp_path, cache_dir=networks)
     assert report.exported, report.reason
     assert report.max_abs_diff <= 1e-4 and report.same_label_rate == 1.0
     assert report.rows_checked == len(check)
@@ -97,11 +106,13 @@ def _fidelity_to(native: np.ndarray) -> MetricSpec:
 
 
 @pytest.mark.parametrize(("tolerance", "kept"), [(0.9, True), (0.001, False)])
-def test_static_quantization_is_kept_only_within_tolerance(image_model, tmp_path: Path, tolerance: float, kept: bool):
+def test_static_quantization_is_kept_only_within_tolerance(
+    image_model, networks: Path, tmp_path: Path, tolerance: float, kept: bool
+):
     model, check, y = image_model
     metric = _fidelity_to(model.predict_proba(check))
     config = OnnxExportConfig(quantize="static", tolerance=tolerance, calibration_rows=8, keep_slower=True)
-    report = OnnxExporter(config).export(model, check, tmp_path, labels=y, metric=metric)
+    report = OnnxExporter(config).export(model, check, tmp_path, labels=y, metric=metric, cache_dir=networks)
     assert report.exported, report.reason
     q = report.quantized_report
     assert q is not None and q.mode == "static" and q.quantized_nodes > 0
@@ -158,7 +169,9 @@ def test_a_backbone_conversion_past_the_time_left_is_skipped_with_the_reason(ima
     assert not list((tmp_path / "cache").glob("*.onnx"))
 
 
-def test_the_check_takes_the_callers_native_outputs_without_running_the_backbone(image_model, tmp_path: Path):
+def test_the_check_takes_the_callers_native_outputs_without_running_the_backbone(
+    image_model, networks: Path, tmp_path: Path
+):
     model, check, _ = image_model
     proba, embedding = model.predict_proba_and_embedding(check)
 
@@ -173,9 +186,11 @@ def test_the_check_takes_the_callers_native_outputs_without_running_the_backbone
                 raise AssertionError("the native backbone ran")
             return getattr(self.inner, name)
 
-    report = OnnxExporter().export(NoBackbone(model), check, tmp_path, reference=(proba, embedding))
+    report = OnnxExporter().export(NoBackbone(model), check, tmp_path, reference=(proba, embedding), cache_dir=networks)
     assert report.exported, report.reason
     assert report.native_ms_per_row is None and report.embedding_max_abs_diff is not None
     # a reference that disagrees with the graph fails the check like a native run would
-    wrong = OnnxExporter().export(NoBackbone(model), check, tmp_path / "wrong", reference=(1 - proba, embedding))
+    wrong = OnnxExporter().export(
+        NoBackbone(model), check, tmp_path / "wrong", reference=(1 - proba, embedding), cache_dir=networks
+    )
     assert not wrong.exported and "disagrees" in wrong.reason

@@ -22,6 +22,10 @@ from automl.plugins.components import TrainContext  # noqa: E402
 WORDS = "free win prize call now cash offer meeting lunch tomorrow report hello friend".split()
 
 
+# Each test converts a network with torch.onnx (seconds): in the slow part of the suite.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def tiny_bert_embedder(tmp_path_factory: pytest.TempPathFactory):
     from automl.plugins.torch_compat import ensure_torchvision_importable

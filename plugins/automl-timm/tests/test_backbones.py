@@ -183,6 +183,7 @@ def test_embedder_pickles(images):
     np.testing.assert_allclose(restored.embed(images), embedder.embed(images), atol=1e-6)
 
 
+@pytest.mark.slow  # a fresh Python process or a timed backbone: seconds
 def test_saved_embedder_loads_in_a_fresh_process(tmp_path, images):
     """As a model bundle is loaded: joblib in a new interpreter that has imported nothing yet."""
     import joblib

@@ -160,6 +160,7 @@ def test_pickles_with_the_same_vectors(minilm: TextEmbedder):
     np.testing.assert_array_equal(restored.embed(TEXTS), minilm.embed(TEXTS))
 
 
+@pytest.mark.slow  # a fresh Python process or a timed backbone: seconds
 def test_loads_from_joblib_in_a_fresh_process(tiny_bert: Path, tmp_path: Path):
     import joblib
 

@@ -260,6 +260,7 @@ class _SlowEmbedder:
         return np.ones((len(inputs), 3), dtype=np.float32)
 
 
+@pytest.mark.slow  # a fresh Python process or a timed backbone: seconds
 def test_a_backbone_is_timed_on_a_sample_and_skipped_past_half_the_budget(tmp_path: Path):
     from automl.features.prepare import PROBE, _embed_within
 
